@@ -1,0 +1,43 @@
+using System.CommandLine;
+
+namespace FalconMamba.Cli.Commands;
+
+/// <summary>
+/// Runs a command body so that any user error becomes one clear line on stderr and a non-zero exit code;
+/// the stack trace appears only with <c>--verbose</c>.
+/// </summary>
+internal static class CliRunner
+{
+    public static readonly Option<bool> VerboseOption = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
+
+    public static int Run(ParseResult parse, Func<int> body)
+    {
+        try { return body(); }
+        catch (Exception e) { return Fail(parse, e); }
+    }
+
+    public static async Task<int> RunAsync(ParseResult parse, Func<Task<int>> body)
+    {
+        try { return await body(); }
+        catch (Exception e) { return Fail(parse, e); }
+    }
+
+    static int Fail(ParseResult parse, Exception e)
+    {
+        if (e is OperationCanceledException) { Console.Error.WriteLine("cancelled"); return 130; }
+        bool verbose = parse.GetValue(VerboseOption);
+        string message = e switch
+        {
+            FalconMambaException => e.Message,
+            FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
+            DirectoryNotFoundException => e.Message,
+            UnauthorizedAccessException => e.Message,
+            ArgumentException => e.Message,
+            IOException => e.Message,
+            _ => $"{e.GetType().Name}: {e.Message}",
+        };
+        Console.Error.WriteLine($"error: {message}");
+        if (verbose) Console.Error.WriteLine(e);
+        return 1;
+    }
+}

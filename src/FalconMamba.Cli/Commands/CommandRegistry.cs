@@ -1,0 +1,12 @@
+using System.CommandLine;
+
+namespace FalconMamba.Cli.Commands;
+
+/// <summary>Every sub-command of <c>falcon-mamba</c>; each lives in its own file with a static <c>Create()</c>.</summary>
+internal static class CommandRegistry
+{
+    public static IEnumerable<Command> All()
+    {
+        yield break;
+    }
+}

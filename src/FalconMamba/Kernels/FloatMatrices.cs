@@ -1,0 +1,117 @@
+using System.Runtime.InteropServices;
+
+namespace FalconMamba.Kernels;
+
+/// <summary>
+/// Base for matrices whose bytes live at a fixed address: a memory-mapped file region (used in place) or a
+/// pinned managed array. <see cref="Owner"/> keeps the mapping or array alive as long as the matrix is.
+/// </summary>
+public abstract unsafe class NativeWeightMatrix : WeightMatrix
+{
+    /// <summary>Start of the row-major storage.</summary>
+    protected readonly byte* Data;
+    /// <summary>Keeps the backing memory alive.</summary>
+    public object? Owner { get; }
+
+    /// <summary>Wraps <paramref name="data"/> (rows × cols elements of this type).</summary>
+    protected NativeWeightMatrix(byte* data, int rows, int cols, object? owner) : base(rows, cols)
+    {
+        Data = data;
+        Owner = owner;
+    }
+
+    /// <summary>Pins a managed array for the lifetime of the matrix and returns its address.</summary>
+    protected static byte* Pin<T>(T[] array, out GCHandle handle) where T : unmanaged
+    {
+        handle = GCHandle.Alloc(array, GCHandleType.Pinned);
+        return (byte*)handle.AddrOfPinnedObject();
+    }
+}
+
+/// <summary>f32 weights.</summary>
+public sealed unsafe class F32Matrix : NativeWeightMatrix
+{
+    readonly GCHandle _pin;
+    /// <summary>Wraps mapped memory.</summary>
+    public F32Matrix(byte* data, int rows, int cols, object? owner) : base(data, rows, cols, owner) { }
+    /// <summary>Wraps (and pins) a managed array [rows·cols].</summary>
+    public F32Matrix(float[] data, int rows, int cols) : this(Pin(data, out var h), rows, cols, data)
+    {
+        if (data.Length != (long)rows * cols) throw new ArgumentException($"f32 matrix data has {data.Length} elements, expected {rows}×{cols}");
+        _pin = h;
+    }
+    /// <inheritdoc />
+    public override TensorType Type => TensorType.F32;
+    /// <inheritdoc />
+    public override long ByteSize => (long)Rows * Cols * 4;
+    /// <summary>Row r as a span over the storage.</summary>
+    public ReadOnlySpan<float> Row(int r) => new((float*)Data + (long)r * Cols, Cols);
+    /// <inheritdoc />
+    public override void DequantizeRow(int row, Span<float> dst) => Row(row).CopyTo(dst);
+    /// <inheritdoc />
+    public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.F32(Row(r), x);
+    }
+    /// <inheritdoc />
+    public override void MatMulRows(ReadOnlySpan<float> X, int T, Span<float> Y, int rowStart, int rowEnd, Span<float> scratch)
+    {
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            var w = Row(r);
+            for (int t = 0; t < T; t++) Y[t * Rows + r] = Dot.F32(w, X.Slice(t * Cols, Cols));
+        }
+    }
+    /// <summary>Unpins a managed array.</summary>
+    ~F32Matrix() { if (_pin.IsAllocated) _pin.Free(); }
+}
+
+/// <summary>bf16 weights: the high 16 bits of an f32 (SPEC.md §5).</summary>
+public sealed unsafe class BF16Matrix : NativeWeightMatrix
+{
+    readonly GCHandle _pin;
+    /// <summary>Wraps mapped memory.</summary>
+    public BF16Matrix(byte* data, int rows, int cols, object? owner) : base(data, rows, cols, owner) { }
+    /// <summary>Wraps (and pins) a managed array of raw bf16 bits [rows·cols].</summary>
+    public BF16Matrix(ushort[] data, int rows, int cols) : this(Pin(data, out var h), rows, cols, data) => _pin = h;
+    /// <inheritdoc />
+    public override TensorType Type => TensorType.BF16;
+    /// <inheritdoc />
+    public override long ByteSize => (long)Rows * Cols * 2;
+    /// <summary>Row r's raw bf16 bits.</summary>
+    public ReadOnlySpan<ushort> Row(int r) => new((ushort*)Data + (long)r * Cols, Cols);
+    /// <inheritdoc />
+    public override void DequantizeRow(int row, Span<float> dst) => Dot.BF16ToF32(Row(row), dst);
+    /// <inheritdoc />
+    public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.BF16(Row(r), x);
+    }
+    /// <summary>Unpins a managed array.</summary>
+    ~BF16Matrix() { if (_pin.IsAllocated) _pin.Free(); }
+}
+
+/// <summary>IEEE binary16 weights.</summary>
+public sealed unsafe class F16Matrix : NativeWeightMatrix
+{
+    readonly GCHandle _pin;
+    /// <summary>Wraps mapped memory.</summary>
+    public F16Matrix(byte* data, int rows, int cols, object? owner) : base(data, rows, cols, owner) { }
+    /// <summary>Wraps (and pins) a managed array [rows·cols].</summary>
+    public F16Matrix(Half[] data, int rows, int cols) : this(Pin(data, out var h), rows, cols, data) => _pin = h;
+    /// <inheritdoc />
+    public override TensorType Type => TensorType.F16;
+    /// <inheritdoc />
+    public override long ByteSize => (long)Rows * Cols * 2;
+    /// <summary>Row r.</summary>
+    public ReadOnlySpan<Half> Row(int r) => new((Half*)Data + (long)r * Cols, Cols);
+    /// <inheritdoc />
+    public override void DequantizeRow(int row, Span<float> dst) => System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(Row(row), dst);
+    /// <inheritdoc />
+    public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
+    {
+        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.F16(Row(r), x);
+    }
+    /// <summary>Unpins a managed array.</summary>
+    ~F16Matrix() { if (_pin.IsAllocated) _pin.Free(); }
+}
