@@ -1,0 +1,33 @@
+using FalconMamba.Bench;
+
+// Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`.
+if (args.Length == 0 || args[0] is "-h" or "--help")
+{
+    Console.WriteLine("usage: FalconMamba.Bench random-model --shape NAME --dtype F32|F16|BF16 --out DIR [--seed N]");
+    return 0;
+}
+string Arg(string name, string? def = null)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : def ?? throw new ArgumentException($"missing {name}");
+}
+try
+{
+    switch (args[0])
+    {
+        case "random-model":
+            var cfg = RandomModelWriter.Shape(Arg("--shape"));
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            RandomModelWriter.Write(cfg, Arg("--dtype", "BF16").ToUpperInvariant(), Arg("--out"), int.Parse(Arg("--seed", "1")), Console.Error.WriteLine);
+            Console.Error.WriteLine($"wrote {Arg("--out")} in {sw.Elapsed.TotalSeconds:F1} s");
+            return 0;
+        default:
+            Console.Error.WriteLine($"error: unknown command '{args[0]}'");
+            return 2;
+    }
+}
+catch (Exception e) when (e is ArgumentException or FalconMamba.FalconMambaException or IOException)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 1;
+}
