@@ -22,6 +22,8 @@ internal static class CliRunner
         catch (Exception e) { return Fail(parse, e); }
     }
 
+    static string FirstLine(string s) => s.Split('\n')[0].TrimEnd();
+
     static int Fail(ParseResult parse, Exception e)
     {
         if (e is OperationCanceledException) { Console.Error.WriteLine("cancelled"); return 130; }
@@ -32,7 +34,7 @@ internal static class CliRunner
             FileNotFoundException f => $"file not found: {f.FileName ?? f.Message}",
             DirectoryNotFoundException => e.Message,
             UnauthorizedAccessException => e.Message,
-            ArgumentException => e.Message,
+            ArgumentException a => FirstLine(a.Message).Replace($" (Parameter '{a.ParamName}')", ""),
             IOException => e.Message,
             _ => $"{e.GetType().Name}: {e.Message}",
         };

@@ -10,5 +10,7 @@ internal static class CommandRegistry
         yield return GenerateCommand.Create();
         yield return InfoCommand.Create();
         yield return LogitsCommand.Create();
+        yield return TokenizerTrainCommand.Create();
+        yield return EvalCommand.Create();
     }
 }
