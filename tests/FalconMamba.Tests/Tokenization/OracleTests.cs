@@ -93,4 +93,16 @@ public class OracleTests(ITestOutputHelper output)
         File.WriteAllText(path, SyntheticTokenizers.SentencePieceStyle(variant));
         Compare(path, Tokenizer.Load(path), seed: 11, count: 1000, ["<s>", "</s>", "<unk>", "<sep>"]);
     }
+
+    [Theory]
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(false, true)]
+    public void AffixStyle_RandomStrings_MatchRust(bool prefix, bool ignoreMerges)
+    {
+        string dir = TestPaths.NewTempDir("affix");
+        string path = Path.Combine(dir, "tokenizer.json");
+        File.WriteAllText(path, SyntheticTokenizers.AffixStyle(prefix, ignoreMerges));
+        Compare(path, Tokenizer.Load(path), seed: 3, count: 1000, ["[UNK]", "tokenizer", "newest lowest"]);
+    }
 }

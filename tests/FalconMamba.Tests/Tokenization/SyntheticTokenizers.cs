@@ -146,4 +146,47 @@ internal static class SyntheticTokenizers
                 ("vocab", vocabObj), ("merges", merges))));
         return root.ToJsonString();
     }
+
+    static readonly string[] AffixWords = ["hello", "world", "the", "token", "tokenizer", "lower", "newest", "widest", "low", "ab", "aaa", "a", "café"];
+
+    /// <summary>
+    /// BPE with <c>continuing_subword_prefix</c> "##" (WordPiece-like) or <c>end_of_word_suffix</c> "&lt;/w&gt;" (CLIP-like),
+    /// words split on whitespace; <paramref name="ignoreMerges"/> sets <c>ignore_merges</c>.
+    /// </summary>
+    public static string AffixStyle(bool prefix, bool ignoreMerges)
+    {
+        var vocab = new Dictionary<string, int> { ["[UNK]"] = 0 };
+        void Add(string t) { if (!vocab.ContainsKey(t)) vocab[t] = vocab.Count; }
+        string P(int i, int n) => prefix && i > 0 ? "##" : "";
+        string S(int i, int n) => !prefix && i == n - 1 ? "</w>" : "";
+        // Every ASCII printable character in every position form.
+        for (char c = '!'; c <= '~'; c++) { Add(c.ToString()); Add(prefix ? "##" + c : c + "</w>"); }
+        var merges = new JsonArray();
+        var seen = new HashSet<string>();
+        foreach (var w in AffixWords)
+        {
+            int n = w.Length;
+            var sym = Enumerable.Range(0, n).Select(i => P(i, n) + w[i] + S(i, n)).ToList();
+            foreach (var t in sym) Add(t);
+            string cur = sym[0];
+            for (int i = 1; i < n; i++)
+            {
+                string b = sym[i];
+                string merged = cur + (prefix ? b[2..] : b);
+                if (seen.Add(cur + " " + b)) merges.Add(JsonValue.Create(cur + " " + b));
+                Add(merged);
+                cur = merged;
+            }
+        }
+        var vocabObj = new JsonObject();
+        foreach (var (k, v) in vocab) vocabObj[k] = v;
+        var root = Obj(
+            ("version", "1.0"), ("truncation", null), ("padding", null), ("added_tokens", new JsonArray(Added(0, "[UNK]", true))),
+            ("normalizer", null), ("pre_tokenizer", Obj(("type", "WhitespaceSplit"))), ("post_processor", null),
+            ("decoder", Obj(("type", "Fuse"))),
+            ("model", Obj(("type", "BPE"), ("dropout", null), ("unk_token", "[UNK]"), ("continuing_subword_prefix", prefix ? "##" : null),
+                ("end_of_word_suffix", prefix ? null : "</w>"), ("fuse_unk", false), ("byte_fallback", false), ("ignore_merges", ignoreMerges),
+                ("vocab", vocabObj), ("merges", merges))));
+        return root.ToJsonString();
+    }
 }
