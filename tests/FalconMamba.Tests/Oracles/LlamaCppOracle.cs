@@ -19,6 +19,9 @@ public static class LlamaCppOracle
         if (_configured) return;
         _configured = true;
         NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+        // Selecting and loading the native library happens in NativeApi's static constructor; entry points bound
+        // elsewhere (e.g. the quantizer's default params) fail with DllNotFoundException unless it ran first.
+        NativeApi.llama_empty_call();
     }
 
     /// <summary>
@@ -62,6 +65,17 @@ public static class LlamaCppOracle
                 }
             }
             return result;
+        }
+    }
+
+    /// <summary>Runs llama.cpp's quantizer (<c>llama_model_quantize</c>, what llama-quantize does) on a GGUF file.</summary>
+    public static void Quantize(string src, string dst, LLamaFtype ftype, int threads = 2)
+    {
+        lock (Gate)
+        {
+            Configure();
+            if (!LLamaQuantizer.Quantize(src, dst, ftype, threads, allowRequantize: true, quantizeOutputTensor: true))
+                throw new InvalidOperationException($"llama.cpp could not quantize {src} to {ftype}");
         }
     }
 

@@ -31,6 +31,12 @@ public sealed class PreparedActivations
     /// <summary>Q8_K only: sums of each 16 quantized values [T·Cols/16].</summary>
     public int[] BSums { get; private set; } = [];
 
+    /// <summary>
+    /// The quantized activations decoded back to f32 (d·q) [T·Cols], for weight types that take a float dot after
+    /// dequantizing their row but must see the same rounded activations ggml's integer kernels see.
+    /// </summary>
+    public float[] Dequantized { get; private set; } = [];
+
     /// <summary>Quantizes <paramref name="X"/> [T, cols] into this buffer.</summary>
     public void Prepare(ActivationFormat format, ReadOnlySpan<float> X, int T, int cols)
     {
@@ -42,6 +48,7 @@ public sealed class PreparedActivations
         if (Qs.Length < n) Qs = new sbyte[n];
         if (D.Length < n / block) D = new float[n / block];
         if (format == ActivationFormat.Q8_K && BSums.Length < n / 16) BSums = new int[n / 16];
+        if (Dequantized.Length < n) Dequantized = new float[n];
         for (int t = 0; t < T; t++)
         {
             var x = X.Slice(t * cols, cols);
@@ -49,6 +56,7 @@ public sealed class PreparedActivations
             if (format == ActivationFormat.Q8_0) ActivationQuantizer.Q8_0(x, q, D.AsSpan(t * cols / 32, cols / 32));
             else ActivationQuantizer.Q8_K(x, q, D.AsSpan(t * cols / 256, cols / 256), BSums.AsSpan(t * cols / 16, cols / 16));
         }
+        for (int i = 0; i < n; i++) Dequantized[i] = D[i / block] * Qs[i];
     }
 }
 

@@ -201,14 +201,42 @@ public sealed unsafe class Q6_KMatrix : QuantizedMatrix
     }
 }
 
-/// <summary>Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K weights: each row dequantized into scratch, then an f32 dot.</summary>
+/// <summary>
+/// Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q5_K weights: each row dequantized once into scratch, then f32 dots with the 8-bit
+/// activations ggml would use for that type (Q8_0 for Q5_0; Q8_1 ≈ Q8_0 values for Q4_1/Q5_1; Q8_K for K-quants),
+/// decoded back to f32. Same numbers as ggml's integer kernels up to f32 summation order (and Q8_1's f16-rounded sum).
+/// </summary>
 public sealed unsafe class BlockMatrix : QuantizedMatrix
 {
     readonly TensorType _type;
+    [ThreadStatic] static float[]? t_w;
     /// <summary>Wraps mapped memory.</summary>
     public BlockMatrix(TensorType type, byte* data, int rows, int cols, object? owner) : base(data, rows, cols, owner, type) => _type = type;
     /// <summary>Wraps a managed array.</summary>
     public BlockMatrix(TensorType type, byte[] data, int rows, int cols) : base(data, rows, cols, type) => _type = type;
     /// <inheritdoc />
     public override TensorType Type => _type;
+    /// <inheritdoc />
+    public override ActivationFormat PreferredActivations =>
+        _type is TensorType.Q4_1 or TensorType.Q5_0 or TensorType.Q5_1 ? ActivationFormat.Q8_0 : ActivationFormat.Q8_K;
+
+    /// <inheritdoc />
+    public override void MatMulPrepared(PreparedActivations a, Span<float> Y, int rowStart, int rowEnd)
+    {
+        if (a.Format != PreferredActivations || a.Cols != Cols) throw new ArgumentException($"{Type} matrix needs {PreferredActivations} activations of {Cols} columns, got {a.Format} × {a.Cols}");
+        var w = (t_w is { } buf && buf.Length >= Cols ? buf : t_w = new float[Cols]).AsSpan(0, Cols);
+        for (int r = rowStart; r < rowEnd; r++)
+        {
+            DequantizeRow(r, w);
+            for (int t = 0; t < a.T; t++) Y[t * Rows + r] = Dot.F32(w, a.Dequantized.AsSpan(t * Cols, Cols));
+        }
+    }
+
+    /// <inheritdoc />
+    protected override float DotPrepared(int r, PreparedActivations a, int t)
+    {
+        var w = (t_w is { } buf && buf.Length >= Cols ? buf : t_w = new float[Cols]).AsSpan(0, Cols);
+        DequantizeRow(r, w);
+        return Dot.F32(w, a.Dequantized.AsSpan(t * Cols, Cols));
+    }
 }
