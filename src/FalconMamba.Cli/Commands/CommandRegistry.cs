@@ -10,5 +10,6 @@ internal static class CommandRegistry
         yield return GenerateCommand.Create();
         yield return InfoCommand.Create();
         yield return LogitsCommand.Create();
+        yield return TemplateCommand.Create();
     }
 }
