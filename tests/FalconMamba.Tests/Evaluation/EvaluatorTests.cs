@@ -72,3 +72,39 @@ public class EvaluatorTests
         Assert.Equal(69, half.Tokens);
     }
 }
+
+public class MultipleChoiceTests
+{
+    [Fact]
+    public void AccuracyFollowsTheHighestLogLikelihoodAndBadLinesAreNamed()
+    {
+        var cfg = TestModel.MakeConfig(d: 24, e: 48, v: 64);
+        string dir = new TestModel(cfg, 5).WriteFolder(TestPaths.NewTempDir());
+        using var model = FalconMamba.Model.MambaModel.Load(dir);
+        using var ev = new Evaluator(model, 1, 8);
+        int[] Enc(string s) => s.Select(c => c % 64).ToArray();
+        var items = new List<MultipleChoiceItem>();
+        for (int i = 0; i < 6; i++) items.Add(new MultipleChoiceItem($"question {i}:", [" a", " bb", " ccc"], i % 3));
+        var r = MultipleChoice.Run(ev, items, Enc);
+        int expected = items.Count(it =>
+        {
+            var s = ev.ScoreContinuations(Enc(it.Context), it.Choices.Select(c => (IReadOnlyList<int>)Enc(c)).ToArray());
+            return Enumerable.Range(0, 3).MaxBy(k => s[k].LogLikelihood) == it.Gold;
+        });
+        Assert.Equal(expected / 6.0, r.Accuracy, 9);
+        string bad = Path.Combine(TestPaths.NewTempDir(), "tasks.jsonl");
+        File.WriteAllText(bad, "{\"context\": \"x\", \"choices\": [\"a\", \"b\"], \"gold\": 0}\n{\"context\": \"x\", \"choices\": [\"a\"], \"gold\": 3}\n");
+        Assert.Contains("tasks.jsonl:2", Assert.Throws<FalconMambaException>(() => MultipleChoice.Load(bad)).Message);
+        var cli = FalconMamba.Tests.Cli.CliHarness.Run("eval", "ppl", "--model", dir, "--ids-file", WriteIds());
+        Assert.Equal(0, cli.ExitCode);
+        Assert.Contains("perplexity", cli.Stdout);
+        Directory.Delete(dir, true);
+    }
+
+    static string WriteIds()
+    {
+        string f = Path.Combine(TestPaths.NewTempDir(), "ids.txt");
+        File.WriteAllText(f, string.Join(' ', Enumerable.Range(0, 50).Select(i => (i * 5) % 64)));
+        return f;
+    }
+}
