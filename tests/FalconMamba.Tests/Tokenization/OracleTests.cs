@@ -74,9 +74,9 @@ public class OracleTests(ITestOutputHelper output)
         string dir = TestPaths.NewTempDir("neox");
         string path = Path.Combine(dir, "tokenizer.json");
         File.WriteAllText(path, SyntheticTokenizers.NeoXStyle(TokenizerTestData.FalconJsonPath, nfc: false));
-        Compare(path, Tokenizer.Load(path), seed: 7, count: 1500, ["<|endoftext|>", "<mask>", "Ångström", "A\u030Angström"]);
+        Compare(path, Tokenizer.Load(path), seed: 7, count: 1500, ["<|endoftext|>", "<mask>", "Ångström", "A\u030Angström", "foo", " foo ", "xfoo", "foo_", "foo1", "é foo", "😀foo"]);
         File.WriteAllText(path, SyntheticTokenizers.NeoXStyle(TokenizerTestData.FalconJsonPath, nfc: true));
-        Compare(path, Tokenizer.Load(path), seed: 8, count: 1500, ["<|endoftext|>", "<mask>", "Ångström", "A\u030Angström"]);
+        Compare(path, Tokenizer.Load(path), seed: 8, count: 1500, ["<|endoftext|>", "<mask>", "Ångström", "A\u030Angström", "foo", " foo ", "xfoo", "foo_", "foo1", "é foo", "😀foo"]);
     }
 
     [Theory]

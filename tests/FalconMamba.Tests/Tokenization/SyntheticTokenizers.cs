@@ -16,8 +16,8 @@ internal static class SyntheticTokenizers
         return o;
     }
 
-    static JsonObject Added(int id, string content, bool special, bool lstrip = false, bool rstrip = false, bool normalized = false) =>
-        Obj(("id", id), ("content", content), ("single_word", false), ("lstrip", lstrip), ("rstrip", rstrip), ("normalized", normalized), ("special", special));
+    static JsonObject Added(int id, string content, bool special, bool lstrip = false, bool rstrip = false, bool normalized = false, bool singleWord = false) =>
+        Obj(("id", id), ("content", content), ("single_word", singleWord), ("lstrip", lstrip), ("rstrip", rstrip), ("normalized", normalized), ("special", special));
 
     /// <summary>
     /// GPT-NeoX style: ByteLevel pre-tokenizer (with prefix space), post-processor and decoder; the NFC normalizer of
@@ -46,7 +46,7 @@ internal static class SyntheticTokenizers
         var root = Obj(
             ("version", "1.0"), ("truncation", null), ("padding", null),
             ("added_tokens", new JsonArray(Added(n, "<|endoftext|>", true), Added(n + 1, "<mask>", true, lstrip: true),
-                Added(n + 2, "Ångström", false, normalized: true))),
+                Added(n + 2, "Ångström", false, normalized: true), Added(n + 3, "foo", false, singleWord: true, rstrip: true))),
             ("normalizer", nfc ? Obj(("type", "NFC")) : null),
             ("pre_tokenizer", Obj(("type", "ByteLevel"), ("add_prefix_space", true), ("trim_offsets", true), ("use_regex", true))),
             ("post_processor", Obj(("type", "ByteLevel"), ("add_prefix_space", true), ("trim_offsets", true), ("use_regex", true))),
