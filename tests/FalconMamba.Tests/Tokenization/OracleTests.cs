@@ -105,4 +105,27 @@ public class OracleTests(ITestOutputHelper output)
         File.WriteAllText(path, SyntheticTokenizers.AffixStyle(prefix, ignoreMerges));
         Compare(path, Tokenizer.Load(path), seed: 3, count: 1000, ["[UNK]", "tokenizer", "newest lowest"]);
     }
+
+    [Fact]
+    public void LongRuns_MatchRust_InLinearishTime()
+    {
+        // One pre-token of 200k letters goes through the heap merge (tokenizers' word.rs); digits, spaces and emoji
+        // runs stress the splitters. Each must match Rust and finish quickly.
+        using var rust = new RustTokenizer(vocabPath: TokenizerTestData.FalconJsonPath);
+        var tok = TokenizerTestData.Falcon;
+        foreach (var (name, text) in new[]
+        {
+            ("200k 'a'", new string('a', 200_000)), ("200k digits", string.Concat(Enumerable.Repeat("1234567890", 20_000))),
+            ("100k spaces then x", new string(' ', 100_000) + "x"), ("20k emoji", string.Concat(Enumerable.Repeat("😀", 20_000))),
+            ("50k 'ab'", string.Concat(Enumerable.Repeat("ab", 50_000))),
+        })
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            int[] ours = tok.EncodeToIds(text);
+            double ms = sw.Elapsed.TotalMilliseconds;
+            Assert.Equal(rust.Encode(text).Select(x => (int)x).ToArray(), ours);
+            output.WriteLine($"{name}: {ours.Length} tokens in {ms:F0} ms, identical to Rust");
+            Assert.True(ms < 5000, $"{name} took {ms:F0} ms");
+        }
+    }
 }
