@@ -86,7 +86,9 @@ if (outPath != null)
     md.AppendLine();
     md.AppendLine($"Text: {bytes / 1e6:F2} MB UTF-8 of the 6,033 fuzz strings (mixed scripts, every kind of whitespace, digits, emoji, special tokens)");
     md.AppendLine($"in a seeded order, {lines.Count} lines; {tokens} tokens as one string, {lineTokens} as lines. Ids identical to Rust: {same}.");
-    md.AppendLine($"Machine: {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}).");
+    string load = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg").Split(' ')[0] : "?";
+    md.AppendLine($"Machine: {Environment.ProcessorCount} cores ({System.Runtime.InteropServices.RuntimeInformation.OSDescription.Trim()}, .NET {Environment.Version}), "
+        + $"load average {load} at the end of the run: on a shared machine absolute numbers move a lot between runs; the ratio (same process, same text) is the figure to read.");
     md.AppendLine();
     md.AppendLine("| case | ours (M tokens/s) | Rust (M tokens/s) | ours / Rust |");
     md.AppendLine("|---|---:|---:|---:|");
