@@ -41,6 +41,14 @@ public static unsafe class Dot
             return Row<Bf16>(pw, px, x.Length);
     }
 
+    /// <summary>Scalar reference for <see cref="F16"/>.</summary>
+    public static float F16Scalar(ReadOnlySpan<Half> w, ReadOnlySpan<float> x)
+    {
+        float s = 0;
+        for (int i = 0; i < x.Length; i++) s += (float)w[i] * x[i];
+        return s;
+    }
+
     /// <summary>
     /// 8 binary16 values widened to f32 without F16C (which .NET does not expose): move exponent and mantissa to
     /// their f32 places (bits &lt;&lt; 13) and multiply by 2^112 to rebias the exponent (15 → 127); the multiply also
