@@ -11,5 +11,6 @@ internal static class CommandRegistry
         yield return InfoCommand.Create();
         yield return LogitsCommand.Create();
         yield return TokenizerTrainCommand.Create();
+        yield return BenchCommand.Create();
     }
 }
