@@ -127,6 +127,9 @@ public static class ModelLoader
 
         public WeightMatrix Matrix(string name, int rows, int cols)
         {
+            // bitsandbytes 4-bit layout (transformers' Linear4bit state dict, SPEC.md §6)
+            if (Kernels.Bnb.BnbQuantState.IsPacked(name, byName.ContainsKey))
+                return Kernels.Bnb.BnbQuantState.Load(name, rows, cols, n => byName.TryGetValue(n, out var x) ? x : null);
             var (file, t) = Get(name);
             if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
                 throw new ModelFormatException($"{file.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{rows}, {cols}] from config.json");

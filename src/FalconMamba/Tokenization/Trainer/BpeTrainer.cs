@@ -97,7 +97,7 @@ public static class BpeTrainer
     {
         foreach (Match m in Gpt2.Matches(piece))
         {
-            var bytes = Encoding.UTF8.GetBytes(m.Value);
+            var bytes = System.Text.Encoding.UTF8.GetBytes(m.Value);
             var sb = new StringBuilder(bytes.Length);
             foreach (var b in bytes) sb.Append(ByteLevelAlphabet.ByteToChar[b]);
             // Digits: isolate runs of ASCII digits, then cut each run into groups of three from the left.
