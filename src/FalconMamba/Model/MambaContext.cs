@@ -56,7 +56,8 @@ public sealed class MambaContext : IDisposable
         _delta = new float[T * _e]; _y = new float[T * _e]; _out = new float[T * _d]; _logits = new float[T * _v];
         _tmp = new float[T * Math.Max(_e, _d)];
         int maxCols = Math.Max(Math.Max(_d, _e), _r);
-        _linear = new LinearJob(_pool.ThreadCount, maxCols);
+        // per worker: one block of rows widened to f32 for the tiled prefill product
+        _linear = new LinearJob(_pool.ThreadCount, NativeWeightMatrix.RowBlock * maxCols);
         _scan = new ScanJob(_pool.ThreadCount, T * _n);
     }
 
@@ -185,7 +186,8 @@ public sealed class MambaContext : IDisposable
             prepared = _prepared;
         }
         _linear.Set(w, x, T, y, prepared);
-        _pool.For(w.Rows, _linear, grain: 16);
+        // grain: whole row blocks for the tiled product (T > 1); decode splits finer
+        _pool.For(w.Rows, _linear, grain: T > 1 ? NativeWeightMatrix.RowBlock : 16);
         if (bias != null)
             for (int t = 0; t < T; t++)
                 System.Numerics.Tensors.TensorPrimitives.Add(y.AsSpan(t * w.Rows, w.Rows), bias, y.AsSpan(t * w.Rows, w.Rows));
@@ -195,9 +197,9 @@ public sealed class MambaContext : IDisposable
     public void Dispose() => _pool.Dispose();
 
     /// <summary>Y[T, rows] = X[T, cols] · Wᵀ split by output rows across workers.</summary>
-    sealed class LinearJob(int workers, int maxCols) : IParallelBody
+    sealed class LinearJob(int workers, int scratchSize) : IParallelBody
     {
-        readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[maxCols]).ToArray();
+        readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratchSize]).ToArray();
         WeightMatrix _w = null!;
         float[] _x = null!, _y = null!;
         int _t;
