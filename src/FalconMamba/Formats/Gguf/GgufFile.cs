@@ -116,6 +116,8 @@ public sealed unsafe class GgufFile : IDisposable
         }
 
         long dataStart = AlignUp(r.Position, alignment);
+        // A file without tensors (e.g. llama.cpp's vocab-only files) may end right after the header, unpadded.
+        if (infos.Count == 0) dataStart = Math.Min(dataStart, map.Length);
         if (dataStart > map.Length) throw new ModelFormatException($"{map.Path}: truncated GGUF file: the tensor data section would start at {dataStart}, past the end ({map.Length} bytes)");
         long dataSize = map.Length - dataStart;
         var tensors = new List<GgufTensorInfo>(infos.Count);
