@@ -12,5 +12,7 @@ internal static class CommandRegistry
         yield return LogitsCommand.Create();
         yield return TokenizerTrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return TemplateCommand.Create();
+        yield return ChatCommand.Create();
     }
 }
