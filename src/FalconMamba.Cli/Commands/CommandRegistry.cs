@@ -14,5 +14,6 @@ internal static class CommandRegistry
         yield return EvalCommand.Create();
         yield return TemplateCommand.Create();
         yield return ChatCommand.Create();
+        yield return TrainCommand.Create();
     }
 }
