@@ -35,26 +35,21 @@ public static class Gemm
     }
 
     // 4 rows × 16 columns of C held in eight Vector256 registers; A broadcast, B streamed row by row (FMA).
+    // Column panels outer, row blocks inner: the K×16 panel of B stays in L1/L2 while the rows of A stream past it.
     static unsafe void Block(float[] a, float[] b, float[] c, int k, int n, int r0, int r1, int c0, int c1, bool acc)
     {
         fixed (float* pa = a, pb = b, pc = c)
         {
-            int i = r0;
-            for (; i + 4 <= r1; i += 4)
-            {
-                int j = c0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; j + 16 <= c1; j += 16) Micro4x16(pa, pb, pc, k, n, i, j, acc);
-                for (; j < c1; j++)
-                    for (int ii = i; ii < i + 4; ii++) ScalarCell(pa, pb, pc, k, n, ii, j, acc);
-            }
-            for (; i < r1; i++)
-            {
-                int j = c0;
-                if (Vector256.IsHardwareAccelerated)
-                    for (; j + 16 <= c1; j += 16) Micro1x16(pa, pb, pc, k, n, i, j, acc);
-                for (; j < c1; j++) ScalarCell(pa, pb, pc, k, n, i, j, acc);
-            }
+            int j = c0;
+            if (Vector256.IsHardwareAccelerated)
+                for (; j + 16 <= c1; j += 16)
+                {
+                    int i = r0;
+                    for (; i + 4 <= r1; i += 4) Micro4x16(pa, pb, pc, k, n, i, j, acc);
+                    for (; i < r1; i++) Micro1x16(pa, pb, pc, k, n, i, j, acc);
+                }
+            for (; j < c1; j++)
+                for (int i = r0; i < r1; i++) ScalarCell(pa, pb, pc, k, n, i, j, acc);
         }
     }
 

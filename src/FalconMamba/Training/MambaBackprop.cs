@@ -28,6 +28,20 @@ public sealed class MambaBackprop
     Layer[] _layers = [];
     float[] _hFinal = [], _rstdF = [], _yF = [];
 
+    // seconds per section since construction: where a training step's time goes (printed by the benchmark)
+    readonly double[] _sec = new double[5];
+    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total"];
+    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total).</summary>
+    public IReadOnlyDictionary<string, double> Seconds => SectionNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => _sec[x.i]);
+    /// <summary>Zeroes <see cref="Seconds"/> (e.g. after a warm-up step).</summary>
+    public void ResetProfile() => Array.Clear(_sec);
+    long Tick() => System.Diagnostics.Stopwatch.GetTimestamp();
+    void Tock(int section, long start) => _sec[section] += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+    /// <summary>Bytes of activations kept for the backward pass at the current batch shape (the memory that grows with B·T).</summary>
+    public long ActivationBytes => 4L * (_layers.Sum(a => (long)a.H.Length + a.U.Length + a.Rstd.Length + a.Xz.Length + a.Xc.Length + a.Xs.Length + a.Dbl.Length
+        + a.Dbn.Length + a.Rstd3.Length + a.DtRaw.Length + a.Delta.Length + a.Y.Length + a.Yg.Length + a.Hb.Length) + _hFinal.Length + _rstdF.Length + _yF.Length);
+
     /// <summary>Saved activations of one layer. Shapes per row m of the M = B·T rows.</summary>
     sealed class Layer
     {
@@ -89,6 +103,13 @@ public sealed class MambaBackprop
         foreach (var id in tokens) if ((uint)id >= (uint)v) throw new ArgumentException($"token id {id} is outside the vocabulary [0, {v})");
         foreach (var id in targets) if ((uint)id >= (uint)v) throw new ArgumentException($"target id {id} is outside the vocabulary [0, {v})");
         Ensure(batch, length);
+        long t0 = Tick();
+        try { return RunCore(p, tokens, targets, grads, gradScale); }
+        finally { Tock(4, t0); }
+    }
+
+    double RunCore(MambaParameters p, int[] tokens, int[] targets, MambaParameters? grads, float gradScale)
+    {
         int m = _m, d = _c.HiddenSize;
         // h⁰ = Embedding[ids]
         var emb = p[MambaParameters.EmbeddingName];
@@ -104,7 +125,9 @@ public sealed class MambaBackprop
         var head = _c.TieWordEmbeddings ? emb : p[MambaParameters.LmHeadName];
         float[]? dy = grads != null ? new float[m * d] : null;
         float[]? dHead = grads == null ? null : _c.TieWordEmbeddings ? grads[MambaParameters.EmbeddingName] : grads[MambaParameters.LmHeadName];
+        long tc = Tick();
         double loss = CrossEntropy(head, targets, dy, dHead, gradScale);
+        Tock(3, tc);
         if (grads == null) return loss;
 
         // backward: norm_f, then the layers in reverse (residual: dh passes straight through and collects dMixer·…)
@@ -178,10 +201,12 @@ public sealed class MambaBackprop
         var aLog = p[pre + "mixer.A_log"];
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
+        long ts = Tick();
         Par.For(_pool, _b * e, (w0, w1) =>
         {
             Span<float> hs = stackalloc float[n];
             Span<float> aa = stackalloc float[n];
+            Span<float> da = stackalloc float[n];
             for (int w = w0; w < w1; w++)
             {
                 int s = w / e, c = w % e;
@@ -193,15 +218,18 @@ public sealed class MambaBackprop
                     if (t % L == 0) hs.CopyTo(a.Hb.AsSpan((int)(hb + t / L * n), n));
                     int row = s * T + t, o = row * xw;
                     float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], acc = 0;
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
                     for (int j = 0; j < n; j++)
                     {
-                        hs[j] = MathF.Exp(dl * aa[j]) * hs[j] + dl * dbn[o + r + j] * xv;
+                        hs[j] = da[j] * hs[j] + dl * dbn[o + r + j] * xv;
                         acc += hs[j] * dbn[o + r + n + j];
                     }
                     a.Y[row * e + c] = acc + dSkip[c] * xv;
                 }
             }
         }, grain: 1);
+        Tock(1, ts);
         // gate: yg = y·SiLU(z); out = yg·W_outᵀ; h_{l+1} = h_l + out
         Par.For(_pool, m, (r0, r1) =>
         {
@@ -248,9 +276,11 @@ public sealed class MambaBackprop
         var dXs = new float[m * e];
         var dBC = new float[Groups * m * 2 * n];   // per channel group: [M, 2N] partial dB | dC
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
+        long ts = Tick();
         Par.For(_pool, Groups, (g0, g1) =>
         {
             var hs = new float[(L + 1) * n];
+            var das = new float[L * n];   // exp(Δ·A) of the chunk, reused by the reverse sweep
             var dhs = new float[n];
             var aa = new float[n];
             var gA = new float[n];
@@ -274,7 +304,10 @@ public sealed class MambaBackprop
                             {
                                 int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
                                 float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
-                                for (int j = 0; j < n; j++) hs[hi + j] = MathF.Exp(dl * aa[j]) * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
+                                var da = das.AsSpan((t - t0) * n, n);
+                                System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
+                                System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
+                                for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
                             }
                             for (int t = t1 - 1; t >= t0; t--)
                             {
@@ -287,7 +320,7 @@ public sealed class MambaBackprop
                                     float bj = dbn[o + r + j];
                                     dhs[j] += gy * dbn[o + r + n + j];              // y_t = Σ h_t C_t
                                     dBC[bo + n + j] += gy * hs[hi + j];             // dC
-                                    float dA = MathF.Exp(dl * aa[j]);
+                                    float dA = das[(t - t0) * n + j];
                                     float gdA = dhs[j] * hs[hi - n + j];           // h_t = dA·h_{t-1} + Δ·B·x
                                     gdl += gdA * dA * aa[j] + dhs[j] * bj * xv;
                                     gA[j] += gdA * dA * dl;
@@ -306,6 +339,7 @@ public sealed class MambaBackprop
                 }
             }
         });
+        Tock(2, ts);
         // d(dbl normed): dt part from dt_proj backward, B/C from the group partials (summed in group order)
         var dDbn = new float[m * xw];
         Par.For(_pool, m, (r0, r1) =>
@@ -410,15 +444,15 @@ public sealed class MambaBackprop
                 for (int i = i0; i < i1; i++)
                 {
                     var row = logits.AsSpan(i * v, v);
-                    float max = System.Numerics.Tensors.TensorPrimitives.Max(row);
-                    double sum = 0;
-                    for (int j = 0; j < v; j++) sum += Math.Exp(row[j] - max);
                     int tg = targets[r0 + i];
-                    lossRow[i] = max + Math.Log(sum) - row[tg];
+                    float max = System.Numerics.Tensors.TensorPrimitives.Max(row), target = row[tg];
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(row, row);
+                    float sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+                    lossRow[i] = max + Math.Log(sum) - target;
                     if (dy == null) continue;
                     // d(CE)/dlogit = softmax − onehot, times the caller's scale
-                    float inv = (float)(1 / sum);
-                    for (int j = 0; j < v; j++) row[j] = MathF.Exp(row[j] - max) * inv * scale;
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale / sum, row);
                     row[tg] -= scale;
                 }
             });
@@ -439,10 +473,12 @@ public sealed class MambaBackprop
     /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
+        long t0 = Tick();
         var wt = new float[i * o];
         Gemm.Transpose(w, wt, o, i, _pool);
         Gemm.MatMul(x, wt, y, m, i, o, false, _pool);
         if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
+        Tock(0, t0);
     }
 
     // x rows with stride xs (the first i columns used)
@@ -456,6 +492,7 @@ public sealed class MambaBackprop
     /// <summary>Backward of y = x·Wᵀ + b given dy [M,O]: gW += dyᵀ·x, gb += Σ dy, dx = dy·W.</summary>
     void LinearBackward(float[] dy, float[] x, float[] w, float[] gw, float[]? gb, float[] dx, int m, int i, int o)
     {
+        long t0 = Tick();
         var dyT = new float[o * m];
         Gemm.Transpose(dy, dyT, m, o, _pool);
         Gemm.MatMul(dyT, x, gw, o, m, i, true, _pool);
@@ -470,6 +507,7 @@ public sealed class MambaBackprop
                 }
             });
         Gemm.MatMul(dy, w, dx, m, o, i, false, _pool);
+        Tock(0, t0);
     }
 
     void RmsNormRows(float[] x, float[] w, float[] y, float[] rstd, int m, int d, float eps)
