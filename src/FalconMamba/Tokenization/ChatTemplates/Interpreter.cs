@@ -378,6 +378,8 @@ internal sealed class Interpreter
             string s => Py.StringChars(s).ToList(),
             List<object?> li => li,
             object?[] t => t,
+            // jinja2 compiles x[a:b] to a plain Python subscript (no getitem fallback), so these are TypeErrors.
+            PyDict => throw new TemplateRuntimeError("unhashable type: 'slice'"),
             _ => throw new TemplateRuntimeError($"'{Py.TypeName(target)}' object is not subscriptable"),
         };
         long n = seq.Count;

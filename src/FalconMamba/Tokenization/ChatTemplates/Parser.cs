@@ -83,7 +83,7 @@ internal sealed class Parser
             {
                 case TokenKind.Eof:
                     if (ends.Length > 0)
-                        throw Error($"'{openerTag}' tag is never closed (expected '{{% {ends[^1]} %}}')", opener ?? tok);
+                        throw Error($"'{openerTag}' tag is never closed (expected '{{% {ends[0]} %}}')", opener ?? tok);
                     endName = "";
                     return [.. list];
                 case TokenKind.Text:
