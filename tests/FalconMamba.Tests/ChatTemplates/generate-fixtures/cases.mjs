@@ -106,6 +106,55 @@ export const groups = [
       },
     ],
   },
+  {
+    name: "qwen25-tools",
+    description: "Qwen2.5 style: tools as tojson lines, <tool_call> blocks, consecutive tool responses grouped, loop.last lookahead",
+    template: T.qwen25,
+    cases: [
+      { name: "no-tools-gen", variables: chat(conv, { add_generation_prompt: true }) },
+      { name: "tools-conversation", variables: chat([...toolConv, { role: "tool", content: "second" }], { tools: [weatherTool] }) },
+      { name: "tools-string-arguments", variables: chat([{ role: "user", content: "x" }, { role: "assistant", content: "Let me check.", tool_calls: [{ function: { name: "f", arguments: "{\"a\": 1}" } }] }], { tools: [weatherTool], add_generation_prompt: true }) },
+    ],
+  },
+  {
+    name: "qwen3-thinking",
+    description: "Qwen3 style: reversed scan with namespace, string methods split/rstrip/lstrip/strip on <think> blocks, enable_thinking is false",
+    template: T.qwen3Thinking,
+    cases: [
+      { name: "history-with-think", variables: chat([{ role: "user", content: "q1" }, { role: "assistant", content: "<think>\nr1\n</think>\n\na1" }, { role: "user", content: "q2" }, { role: "assistant", content: "<think>r2</think>a2" }], {}) },
+      { name: "gen-no-thinking", variables: chat(conv, { add_generation_prompt: true, enable_thinking: false }) },
+      { name: "reasoning-content-field", variables: chat([{ role: "user", content: "q" }, { role: "assistant", content: "a", reasoning_content: "because" }], { add_generation_prompt: true }) },
+    ],
+  },
+  {
+    name: "gemma",
+    description: "Gemma style: assistant renamed model, filter precedence in 'a + b | trim + c', system role refused",
+    template: T.gemma,
+    cases: [
+      { name: "conversation-gen", variables: chat(conv, { add_generation_prompt: true, bos_token: "<bos>" }) },
+      { name: "system-refused", variables: chat(sysConv, { bos_token: "<bos>" }), errorContains: "System role not supported" },
+    ],
+  },
+  {
+    name: "llama2",
+    description: "Llama 2 style: <<SYS>> merged into the first user turn, system_message != false, bos/eos per turn",
+    template: T.llama2,
+    cases: [
+      { name: "system-conversation", variables: chat(sysConv) },
+      { name: "no-system", variables: chat(conv) },
+    ],
+  },
+  {
+    name: "hermes-tools",
+    description: "Hermes style: recursive macro mapping JSON schema to Python types; json_spec.items is dict.items (attribute before key)",
+    template: T.hermesTools,
+    cases: [
+      {
+        name: "tools", pythonReason: "Jinja2 resolves json_spec.items to the dict's items method (getattr before getitem), so the nested call sees a method whose .type is undefined (and undefined is iterable): an array prints list[Union[]]. @huggingface/jinja fails on it",
+        variables: chat(conv, { add_generation_prompt: true, tools: [weatherTool, { type: "function", function: { name: "tag", description: "Tag things", parameters: { type: "object", properties: { tags: { type: "array", items: { type: "string" } }, meta: { type: "object", additionalProperties: { type: "integer" } }, v: { type: ["string", "number"] }, any: {} } }, return: { type: "boolean" } } }] }),
+      },
+    ],
+  },
 ];
 
 // ---------------- feature templates: one template, one case each ----------------
