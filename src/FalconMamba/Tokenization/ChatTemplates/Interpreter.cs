@@ -27,7 +27,7 @@ internal sealed class Interpreter
 {
     enum Flow { Normal, Break, Continue }
 
-    const int MaxCallDepth = 256;
+    const int MaxCallDepth = 100; // Python's own recursion limit stops runaway macros at a similar depth
     int _callDepth;
     int _loopDepth;
 

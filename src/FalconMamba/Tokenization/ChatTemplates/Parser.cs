@@ -9,6 +9,15 @@ internal sealed class Parser
 {
     readonly List<Token> _t;
     int _p;
+    int _depth; // nesting of expressions and blocks: bounded so hostile input cannot overflow the stack
+
+    /// <summary>Deepest nesting accepted (expressions plus blocks); real chat templates stay far below it.</summary>
+    const int MaxDepth = 200;
+
+    void Enter(Token at)
+    {
+        if (++_depth > MaxDepth) throw Error($"template nests deeper than {MaxDepth} levels", at);
+    }
 
     Parser(List<Token> tokens) => _t = tokens;
 
@@ -116,6 +125,13 @@ internal sealed class Parser
     }
 
     IEnumerable<Stmt> ParseStatement(Token tag)
+    {
+        Enter(tag);
+        try { return ParseStatementCore(tag); }
+        finally { _depth--; }
+    }
+
+    IEnumerable<Stmt> ParseStatementCore(Token tag)
     {
         switch (tag.Text)
         {
@@ -289,6 +305,13 @@ internal sealed class Parser
 
     Expr ParseExpression()
     {
+        Enter(Cur);
+        try { return ParseExpressionCore(); }
+        finally { _depth--; }
+    }
+
+    Expr ParseExpressionCore()
+    {
         var e = ParseOr();
         while (IsName("if"))
         {
@@ -316,7 +339,13 @@ internal sealed class Parser
 
     Expr ParseNot()
     {
-        if (IsName("not")) { var t = Next(); return new UnaryExpr("not", ParseNot(), t.Line, t.Column); }
+        if (IsName("not"))
+        {
+            var t = Next();
+            Enter(t);
+            try { return new UnaryExpr("not", ParseNot(), t.Line, t.Column); }
+            finally { _depth--; }
+        }
         return ParseCompare();
     }
 
@@ -365,6 +394,13 @@ internal sealed class Parser
     }
 
     Expr ParseUnary(bool withFilter)
+    {
+        Enter(Cur);
+        try { return ParseUnaryCore(withFilter); }
+        finally { _depth--; }
+    }
+
+    Expr ParseUnaryCore(bool withFilter)
     {
         Expr e;
         if (IsOp("-") || IsOp("+")) { var t = Next(); e = new UnaryExpr(t.Text, ParseUnary(withFilter: false), t.Line, t.Column); }
