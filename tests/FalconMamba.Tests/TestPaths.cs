@@ -15,11 +15,20 @@ public static class TestPaths
         }
     }
 
-    /// <summary>A fresh temporary folder for one test.</summary>
+    static readonly System.Collections.Concurrent.ConcurrentBag<string> Created = [];
+
+    static TestPaths() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+    {
+        foreach (var d in Created)
+            try { if (Directory.Exists(d)) Directory.Delete(d, true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+    };
+
+    /// <summary>A fresh temporary folder for one test (removed when the test process exits).</summary>
     public static string NewTempDir(string prefix = "fm")
     {
         string d = Path.Combine(Path.GetTempPath(), $"{prefix}-{Guid.NewGuid():N}");
         Directory.CreateDirectory(d);
+        Created.Add(d);
         return d;
     }
 

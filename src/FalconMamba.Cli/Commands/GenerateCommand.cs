@@ -26,15 +26,17 @@ internal static class GenerateCommand
         var seed = new Option<int?>("--seed") { Description = "RNG seed: the same seed gives the same text." };
         var greedy = new Option<bool>("--greedy") { Description = "Greedy decoding (argmax)." };
         var stop = new Option<string[]>("--stop") { Description = "Stop when this string is generated (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var saveState = new Option<string?>("--save-state") { Description = "After reading the prompt, save the state (a prompt cache) to this file." };
+        var loadState = new Option<string?>("--load-state") { Description = "Start from a saved state; the prompt continues it." };
         var threads = CommonOptions.Threads();
         var chunk = CommonOptions.Chunk();
         var cmd = new Command("generate", "Generate text from a prompt.")
-        { model, prompt, promptFile, promptIds, maxNew, temperature, topK, topP, minP, repeat, seed, greedy, stop, threads, chunk };
+        { model, prompt, promptFile, promptIds, maxNew, temperature, topK, topP, minP, repeat, seed, greedy, stop, saveState, loadState, threads, chunk };
         cmd.SetAction((pr, ct) => CliRunner.RunAsync(pr, async () =>
         {
             string modelPath = pr.GetValue(model)!;
             var loadTimer = Stopwatch.StartNew();
-            using var m = MambaModel.Load(modelPath);
+            using var m = CliRunner.LoadModel(pr, modelPath);
             var loadTime = loadTimer.Elapsed;
 
             int[] ids;
@@ -67,6 +69,20 @@ internal static class GenerateCommand
             options.Validate();
 
             using var gen = new Generator(m, pr.GetValue(threads), pr.GetValue(chunk));
+            if (pr.GetValue(loadState) is string load)
+            {
+                var (saved, savedTokens) = StateFile.Load(load, m.Config);
+                gen.Restore(saved);
+                Console.Error.WriteLine($"[loaded state: {saved.Position} tokens from {load}]");
+            }
+            if (pr.GetValue(saveState) is string save)
+            {
+                // Everything but the last prompt token goes into the saved state; the last one starts generation.
+                gen.Prefill(ids[..^1], ct);
+                StateFile.Save(gen.State, save, ids[..^1]);
+                Console.Error.WriteLine($"[saved state after {gen.State.Position} tokens to {save} ({CommonOptions.FormatBytes(new FileInfo(save).Length)})]");
+                ids = ids[^1..];
+            }
             var streamer = textMode ? TokenizerLoader.Streamer(modelPath) : null;
             bool first = true;
             await foreach (var tok in gen.GenerateAsync(ids, options, streamer, ct))

@@ -112,6 +112,28 @@ public sealed class Generator : IDisposable
         LastStats = new GenerationStats(prompt.Count, prefillTime, generated, sw.Elapsed, reason);
     }
 
+    /// <summary>Feeds tokens into the state without sampling (e.g. a long shared prefix to save with <see cref="StateFile"/>).</summary>
+    public void Prefill(IReadOnlyList<int> tokens, CancellationToken cancellationToken = default)
+    {
+        int[] t = _pending is int p ? [p, .. tokens] : tokens as int[] ?? tokens.ToArray();
+        _pending = null;
+        if (t.Length > 0) _ctx.Prefill(t, State, cancellationToken);
+    }
+
+    /// <summary>Continues from a saved or forked state (copied in).</summary>
+    public void Restore(MambaState state)
+    {
+        State.CopyFrom(state);
+        _pending = null;
+    }
+
+    /// <summary>Starts a new, empty sequence.</summary>
+    public void Reset()
+    {
+        State.Reset();
+        _pending = null;
+    }
+
     /// <summary>Releases the worker threads.</summary>
     public void Dispose() => _ctx.Dispose();
 }

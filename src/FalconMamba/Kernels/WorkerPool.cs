@@ -41,10 +41,14 @@ public sealed class WorkerPool : IDisposable
         _threads = new Thread[threads - 1];
         _go = new ManualResetEventSlim[threads - 1];
         _done = new CountdownEvent(1);
+        // A slim event allocates its lock object the first time a thread blocks on it; block once here (1 ms
+        // time-outs) so that allocation happens now and a decode step allocates nothing (DecodeAllocationTests).
+        _done.Wait(1);
         for (int i = 0; i < _threads.Length; i++)
         {
             int worker = i + 1;
             _go[i] = new ManualResetEventSlim(false, spinCount: 2000);
+            _go[i].Wait(1);
             _threads[i] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"fm-worker-{worker}" };
             _threads[i].Start();
         }

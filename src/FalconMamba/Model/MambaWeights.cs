@@ -116,28 +116,13 @@ public sealed class MambaWeights : IDisposable
     }
 
     /// <summary>Bytes of weight storage streamed per decoded token (all matrices once; the embedding reads one row).</summary>
-    public long BytesPerToken
-    {
-        get
-        {
-            long total = LmHead.ByteSize + Embedding.ByteSize / Embedding.Rows;
-            foreach (var l in Layers) total += l.InProj.ByteSize + l.XProj.ByteSize + l.DtProj.ByteSize + l.OutProj.ByteSize
-                + 4L * (l.Norm.Length + l.ConvWeight.Length + (l.ConvBias?.Length ?? 0) + l.DtBias.Length + l.A.Length + l.D.Length);
-            return total;
-        }
-    }
+    public long BytesPerToken => LmHead.ByteSize + Embedding.ByteSize / Embedding.Rows + LayerBytes();
 
     /// <summary>Total bytes of all weights as stored.</summary>
-    public long TotalBytes
-    {
-        get
-        {
-            long total = Embedding.ByteSize + 4L * NormF.Length + (ReferenceEquals(LmHead, Embedding) ? 0 : LmHead.ByteSize);
-            foreach (var l in Layers) total += l.InProj.ByteSize + l.XProj.ByteSize + l.DtProj.ByteSize + l.OutProj.ByteSize
-                + 4L * (l.Norm.Length + l.ConvWeight.Length + (l.ConvBias?.Length ?? 0) + l.DtBias.Length + l.A.Length + l.D.Length);
-            return total;
-        }
-    }
+    public long TotalBytes => Embedding.ByteSize + 4L * NormF.Length + (ReferenceEquals(LmHead, Embedding) ? 0 : LmHead.ByteSize) + LayerBytes();
+
+    long LayerBytes() => Layers.Sum(l => l.InProj.ByteSize + l.XProj.ByteSize + l.DtProj.ByteSize + l.OutProj.ByteSize
+        + 4L * (l.Norm.Length + l.ConvWeight.Length + (l.ConvBias?.Length ?? 0) + l.DtBias.Length + l.A.Length + l.D.Length));
 
     /// <summary>Releases the file mappings.</summary>
     public void Dispose()

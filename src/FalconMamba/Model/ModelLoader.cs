@@ -16,7 +16,10 @@ public static class ModelLoader
     public static MambaWeights LoadWeights(string path, ModelLoadOptions options, IProgress<double>? progress = null)
     {
         if (File.Exists(path) && path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw new FalconMambaException($"{path}: GGUF files are not supported by this build yet");
+        {
+            var (weights, _) = Formats.Gguf.GgufModelLoader.Load(path, progress);
+            return options.Quantize is { } gq ? WeightQuantizer.Apply(weights, gq) : weights;
+        }
         if (!Directory.Exists(path))
             throw new ModelFormatException(File.Exists(path)
                 ? $"'{path}' is a file; expected a model folder (config.json + *.safetensors) or a .gguf file"
@@ -127,6 +130,9 @@ public static class ModelLoader
 
         public WeightMatrix Matrix(string name, int rows, int cols)
         {
+            // bitsandbytes 4-bit layout (transformers' Linear4bit state dict, SPEC.md §6)
+            if (Kernels.Bnb.BnbQuantState.IsPacked(name, byName.ContainsKey))
+                return Kernels.Bnb.BnbQuantState.Load(name, rows, cols, n => byName.TryGetValue(n, out var x) ? x : null);
             var (file, t) = Get(name);
             if (t.Shape.Length != 2 || t.Shape[0] != rows || t.Shape[1] != cols)
                 throw new ModelFormatException($"{file.Path}: tensor '{name}' has shape {t.ShapeText}, expected [{rows}, {cols}] from config.json");
