@@ -11,6 +11,10 @@ internal sealed class Parser
     int _p;
     int _depth; // nesting of expressions and blocks: bounded so hostile input cannot overflow the stack
 
+    // Inside an if statement or an inline if, Jinja2 defers unknown filter/test errors to render time
+    // ("soft" frames in jinja2/compiler.py), so an unknown name in a branch never taken is not an error.
+    int _soft;
+
     /// <summary>Deepest nesting accepted (expressions plus blocks); real chat templates stay far below it.</summary>
     const int MaxDepth = 200;
 
@@ -193,6 +197,13 @@ internal sealed class Parser
 
     Stmt ParseIf(Token tag)
     {
+        _soft++;
+        try { return ParseIfCore(tag); }
+        finally { _soft--; }
+    }
+
+    Stmt ParseIfCore(Token tag)
+    {
         var branches = new List<(Expr, Stmt[])>();
         Stmt[] elseBody = [];
         var cond = ParseTuple(allowCond: true);
@@ -316,9 +327,14 @@ internal sealed class Parser
         while (IsName("if"))
         {
             var tok = Next();
-            var cond = ParseOr();
-            Expr? other = SkipName("else") ? ParseExpression() : null;
-            e = new CondExpr(cond, e, other, tok.Line, tok.Column);
+            _soft++;
+            try
+            {
+                var cond = ParseOr();
+                Expr? other = SkipName("else") ? ParseExpression() : null;
+                e = new CondExpr(cond, e, other, tok.Line, tok.Column);
+            }
+            finally { _soft--; }
         }
         return e;
     }
@@ -546,6 +562,8 @@ internal sealed class Parser
         var t = Cur;
         string name = ExpectName("a filter name");
         while (IsOp(".") && Peek().Kind == TokenKind.Name) { _p++; name += "." + Next().Text; }
+        // Jinja2 rejects unknown filters when it compiles the template, except inside if/inline-if (see _soft).
+        if (_soft == 0 && !Filters.Exists(name)) throw Error($"unknown filter '{name}'", t);
         Expr[] args = [];
         (string, Expr)[] kwargs = [];
         if (SkipOp("(")) ParseArgs(out args, out kwargs);
@@ -561,8 +579,10 @@ internal sealed class Parser
             {
                 var t = Next();
                 bool neg = SkipName("not");
+                var nameTok = Cur;
                 string name = ExpectName("a test name");
                 while (IsOp(".") && Peek().Kind == TokenKind.Name) { _p++; name += "." + Next().Text; }
+                if (_soft == 0 && !Tests.Exists(name)) throw Error($"unknown test '{name}'", nameTok);
                 Expr[] args = [];
                 if (SkipOp("("))
                 {

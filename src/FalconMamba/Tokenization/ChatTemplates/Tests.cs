@@ -52,6 +52,8 @@ internal static class Tests
         ["test"] = (_, v, _) => v is string s && Table!.ContainsKey(s),
     };
 
+    public static bool Exists(string name) => Table.ContainsKey(name);
+
     public static bool Apply(Interpreter it, string name, object? value, List<object?> args)
     {
         if (!Table.TryGetValue(name, out var t)) throw new TemplateRuntimeError($"unknown test '{name}'");
