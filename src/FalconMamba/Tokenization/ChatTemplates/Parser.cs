@@ -15,6 +15,10 @@ internal sealed class Parser
     // ("soft" frames in jinja2/compiler.py), so an unknown name in a branch never taken is not an error.
     int _soft;
 
+    // for-loops around the current position; break/continue outside one is a compile-time error in Jinja2
+    // (Python's SyntaxError), and macro/caller bodies start a new count.
+    int _loops;
+
     /// <summary>Deepest nesting accepted (expressions plus blocks); real chat templates stay far below it.</summary>
     const int MaxDepth = 200;
 
@@ -145,6 +149,8 @@ internal sealed class Parser
             case "macro": return [ParseMacro(tag)];
             case "call": return [ParseCallBlock(tag)];
             case "filter": return [ParseFilterBlock(tag)];
+            case "break" or "continue" when _loops == 0:
+                throw Error($"'{tag.Text}' outside of a for loop", tag);
             case "break": ExpectBlockEnd("break"); return [new BreakStmt(tag.Line, tag.Column)];
             case "continue": ExpectBlockEnd("continue"); return [new ContinueStmt(tag.Line, tag.Column)];
             case "generation":
@@ -184,7 +190,11 @@ internal sealed class Parser
         if (SkipName("if")) filter = ParseExpression();
         if (IsName("recursive")) throw Error("recursive for loops are not supported", Cur);
         ExpectBlockEnd("for");
-        var body = ParseBody(["endfor", "else"], out string end, tag, "for");
+        _loops++;
+        Stmt[] body;
+        string end;
+        try { body = ParseBody(["endfor", "else"], out end, tag, "for"); }
+        finally { _loops--; }
         Stmt[] elseBody = [];
         if (end == "else")
         {
@@ -271,7 +281,11 @@ internal sealed class Parser
         string name = ExpectName("a macro name");
         var ps = ParseParams();
         ExpectBlockEnd("macro");
-        var body = ParseBody(["endmacro"], out _, tag, "macro");
+        int loops = _loops;
+        _loops = 0;
+        Stmt[] body;
+        try { body = ParseBody(["endmacro"], out _, tag, "macro"); }
+        finally { _loops = loops; }
         if (Cur.Kind == TokenKind.Name) _p++; // {% endmacro name %}
         ExpectBlockEnd("endmacro");
         return new MacroStmt(name, ps, body, tag.Line, tag.Column);
@@ -283,7 +297,11 @@ internal sealed class Parser
         var call = ParseExpression();
         if (call is not CallExpr ce) throw Error("'call' tag needs a macro call such as {% call m(x) %}", tag);
         ExpectBlockEnd("call");
-        var body = ParseBody(["endcall"], out _, tag, "call");
+        int loops = _loops;
+        _loops = 0;
+        Stmt[] body;
+        try { body = ParseBody(["endcall"], out _, tag, "call"); }
+        finally { _loops = loops; }
         ExpectBlockEnd("endcall");
         return new CallBlockStmt(ps, ce, body, tag.Line, tag.Column);
     }

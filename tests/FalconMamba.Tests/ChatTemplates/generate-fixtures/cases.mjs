@@ -254,6 +254,9 @@ export const features = [
   feature("scope-namespace-in-macro", "{% macro count(items) %}{% set ns = namespace(n=0) %}{% for i in items %}{% set ns.n = ns.n + i %}{% endfor %}{{ ns.n }}{% endmacro %}{{ count([1, 2, 3]) }} {{ count([]) }}"),
   feature("scope-caller-sees-call-site", "{% macro twice() %}{{ caller() }}{{ caller() }}{% endmacro %}{% for i in [7] %}{% call twice() %}<{{ i }}>{% endcall %}{% endfor %}"),
   feature("scope-set-loop-target-in-body", "{% for t in tools %}{% if t.function is defined %}{% set t = t.function %}{% endif %}{{ t.name }};{% endfor %}", { tools: [{ function: { name: "a" } }, { name: "b" }] }),
+  feature("loop-else-after-break", "{% for i in [1, 2] %}{% break %}{% else %}else-ran{% endfor %}|{% for i in [1, 2] %}{% if i == 2 %}{% break %}{% endif %}{% else %}not-run{% endfor %}"),
+  feature("scope-set-block-inner-frame", "{% set s %}{% set inner = 1 %}body{% endset %}[{{ inner }}]{{ s }}|{% for i in [1, 2] %}{% set t %}{{ i }}{% if i == 1 %}{% continue %}{% endif %}{% endset %}{{ t }}{% endfor %}", {}, { pythonReason: "Jinja2 runs a block set's body in an inner frame, so its sets do not leak (@huggingface/jinja leaks them)" }),
+  feature("error-break-outside-loop", "{% if false %}{% break %}{% endif %}", {}, { pythonReason: "Jinja2 compiles templates to Python, where break outside a loop is a SyntaxError even in an untaken branch", errorContains: "'break' outside of a for loop", errorLine: 1, errorColumn: 18 }),
   // parse errors (the C# message must name line and column)
   feature("error-unterminated-block", "hello\n  {% if x", {}, { errorContains: "unterminated", errorLine: 2, errorColumn: 3 }),
   feature("error-unterminated-var", "a {{ x + 1", {}, { errorContains: "unterminated", errorLine: 1, errorColumn: 3 }),

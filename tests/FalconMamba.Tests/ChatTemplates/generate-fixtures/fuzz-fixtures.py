@@ -84,6 +84,47 @@ def expr(d):
     return "(" + expr(d - 1) + ")." + random.choice(METHODS)
 
 
+# ---- statements: loops with else/break/continue, set and block set, namespace, macros, if/elif ----
+NAMES = ["a", "b", "i", "x"]
+
+
+def val():
+    return random.choice(["1", "2", "'s'", "a", "b", "i", "x", "ns.n", "loop.index", "loop.first", "[1, 2]", "a ~ b", "(a or 0) + 1"])
+
+
+def stmt(d, in_loop):
+    r = random.random()
+    if r < 0.2:
+        return "{{ " + val() + " }}"
+    if r < 0.35:
+        return "{% set " + random.choice(NAMES) + " = " + val() + " %}"
+    if r < 0.42:
+        return "{% set ns.n = " + val() + " %}"
+    if r < 0.47:
+        return random.choice(["{% break %}", "{% continue %}"]) if in_loop else "|"
+    if r < 0.55:
+        return "{{ m(" + val() + ") }}"
+    if d < 3 and r < 0.7:
+        cond = " if " + val() if random.random() < 0.2 else ""
+        alt = "{% else %}E" + stmts(d + 1, in_loop) if random.random() < 0.2 else ""
+        it = random.choice(["[1, 2, 3]", "range(2)", "'ab'", "[]", "l"])
+        return "{% for " + random.choice(["i", "x", "a"]) + " in " + it + cond + " %}" + stmts(d + 1, True) + alt + "{% endfor %}"
+    if d < 3 and r < 0.85:
+        t = "{% if " + val() + " %}" + stmts(d + 1, in_loop)
+        if random.random() < 0.3:
+            t += "{% elif " + val() + " %}" + stmts(d + 1, in_loop)
+        if random.random() < 0.3:
+            t += "{% else %}" + stmts(d + 1, in_loop)
+        return t + "{% endif %}"
+    if d < 3 and r < 0.92:
+        return "{% set " + random.choice(NAMES) + " %}" + stmts(d + 1, in_loop) + "{% endset %}"
+    return random.choice([",", ";", " "])
+
+
+def stmts(d, in_loop):
+    return "".join(stmt(d, in_loop) for _ in range(random.randint(1, 4)))
+
+
 VARS = {"x": 5, "y": 2.5, "s": "Hello World", "l": [1, 2, 3], "d": {"k": "v", "b": 2}}
 SKIP = re.compile(r"generator|object at 0x|dict_(items|keys|values)|reversed")
 
@@ -111,6 +152,10 @@ def write(name, description, templates, variables, messages):
     print(f"{name}: {len(cases)} cases, {sum('error' in c for c in cases)} errors")
 
 
+random.seed(20260103)
+write("fuzz-statements", "Random statements: for/else with break/continue, set, block set, namespace, macros, if/elif/else",
+      ["{% set ns = namespace(n=0) %}{% macro m(v) %}<{{ v }}{{ a }}>{% endmacro %}" + stmts(0, False) for _ in range(500)],
+      {"l": [3, 4]}, [])
 random.seed(20260101)
 write("fuzz-whitespace", "Random nestings of whitespace control (-, +, trim_blocks, lstrip_blocks)",
       [gen_ws(0) + random.choice(["", "\n", "\n\n"]) for _ in range(400)], {}, [])
