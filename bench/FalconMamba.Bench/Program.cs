@@ -22,6 +22,9 @@ try
             RandomModelWriter.Write(cfg, Arg("--dtype", "BF16").ToUpperInvariant(), Arg("--out"), int.Parse(Arg("--seed", "1")), Console.Error.WriteLine);
             Console.Error.WriteLine($"wrote {Arg("--out")} in {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
+        case "kernels":
+            KernelBench.Run(int.Parse(Arg("--threads", Environment.ProcessorCount.ToString())), int.Parse(Arg("--rows", "8192")), int.Parse(Arg("--cols", "4096")), int.Parse(Arg("--tokens", "64")));
+            return 0;
         case "train-bench":
             return TrainBench.Run((name, def) => Arg(name, def));
         default:

@@ -53,21 +53,25 @@ public sealed class ChatTemplate
     /// <summary>The template text as given.</summary>
     public string Source { get; }
 
-    /// <summary>The clock behind <c>strftime_now</c> (local time, as Python's <c>datetime.now()</c>); replaceable for tests.</summary>
-    public Func<DateTime> Clock { get; init; } = () => DateTime.Now;
+    /// <summary>The clock behind <c>strftime_now</c>: local time by default, as Python's <c>datetime.now()</c>.</summary>
+    public Func<DateTime> Clock { get; }
 
-    ChatTemplate(string source, Stmt[] body)
+    ChatTemplate(string source, Stmt[] body, Func<DateTime> clock)
     {
         Source = source;
         _body = body;
+        Clock = clock;
     }
+
+    /// <summary>The same parsed template with another clock for <c>strftime_now</c> (for reproducible prompts and tests).</summary>
+    public ChatTemplate WithClock(Func<DateTime> clock) => new(Source, _body, clock ?? throw new ArgumentNullException(nameof(clock)));
 
     /// <summary>Parses a Jinja chat template.</summary>
     /// <exception cref="TemplateException">Syntax error, unknown tag, unterminated tag or string; the message names line and column.</exception>
     public static ChatTemplate Parse(string templateText)
     {
         ArgumentNullException.ThrowIfNull(templateText);
-        return new ChatTemplate(templateText, Parser.Parse(templateText));
+        return new ChatTemplate(templateText, Parser.Parse(templateText), () => DateTime.Now);
     }
 
     /// <summary>

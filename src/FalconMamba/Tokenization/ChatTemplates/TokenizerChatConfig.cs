@@ -24,12 +24,12 @@ public sealed class TokenizerChatConfig
     /// <exception cref="ModelFormatException">The config is malformed; the message names the file and key.</exception>
     public static TokenizerChatConfig Load(string path)
     {
+        if (!Directory.Exists(path) && !File.Exists(path)) throw new FileNotFoundException($"tokenizer path not found: {path}", path);
         string folder = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         string configPath = File.Exists(path) && Path.GetFileName(path) == "tokenizer_config.json" ? path : Path.Combine(folder, "tokenizer_config.json");
         string jinjaPath = Path.Combine(folder, "chat_template.jinja");
         if (!File.Exists(configPath))
         {
-            if (!Directory.Exists(folder)) throw new FileNotFoundException($"tokenizer path not found: {path}", path);
             if (File.Exists(jinjaPath)) return new TokenizerChatConfig { ChatTemplate = File.ReadAllText(jinjaPath) };
             throw new FileNotFoundException($"{configPath}: file not found (needed for the chat template)", configPath);
         }
