@@ -28,10 +28,10 @@ public static class Gemm
     {
         if ((long)m * k > a.Length || (long)k * n > b.Length || (long)m * n > c.Length)
             throw new ArgumentException($"gemm: buffers too small for [{m},{k}]·[{k},{n}]");
-        if (m >= 4 * pool.ThreadCount || n < 64)
+        if (m >= 4 * pool.ThreadCount || n < 128)
             Par.For(pool, m, (r0, r1) => Block(a, b, c, k, n, r0, r1, 0, n, accumulate), grain: 4);
         else
-            Par.For(pool, (n + 15) / 16, (c0, c1) => Block(a, b, c, k, n, 0, m, c0 * 16, Math.Min(n, c1 * 16), accumulate));
+            Par.For(pool, (n + 31) / 32, (c0, c1) => Block(a, b, c, k, n, 0, m, c0 * 32, Math.Min(n, c1 * 32), accumulate));
     }
 
     // 4 rows × 16 columns of C held in eight Vector256 registers; A broadcast, B streamed row by row (FMA).
@@ -41,6 +41,13 @@ public static class Gemm
         fixed (float* pa = a, pb = b, pc = c)
         {
             int j = c0;
+            if (Vector512.IsHardwareAccelerated)
+                for (; j + 32 <= c1; j += 32)
+                {
+                    int i = r0;
+                    for (; i + 4 <= r1; i += 4) Micro4x32(pa, pb, pc, k, n, i, j, acc);
+                    for (; i < r1; i++) { Micro1x16(pa, pb, pc, k, n, i, j, acc); Micro1x16(pa, pb, pc, k, n, i, j + 16, acc); }
+                }
             if (Vector256.IsHardwareAccelerated)
                 for (; j + 16 <= c1; j += 16)
                 {
@@ -84,6 +91,31 @@ public static class Gemm
         }
         s00.Store(c0); s01.Store(c0 + 8); s10.Store(c1); s11.Store(c1 + 8);
         s20.Store(c2); s21.Store(c2 + 8); s30.Store(c3); s31.Store(c3 + 8);
+    }
+
+    // AVX-512 variant: 4 rows × 32 columns in eight Vector512 registers (same per-element FMA order as the scalar cell).
+    static unsafe void Micro4x32(float* a, float* b, float* c, int k, int n, int i, int j, bool acc)
+    {
+        float* c0 = c + (long)i * n + j, c1 = c0 + n, c2 = c1 + n, c3 = c2 + n;
+        Vector512<float> s00, s01, s10, s11, s20, s21, s30, s31;
+        if (acc)
+        {
+            s00 = Vector512.Load(c0); s01 = Vector512.Load(c0 + 16); s10 = Vector512.Load(c1); s11 = Vector512.Load(c1 + 16);
+            s20 = Vector512.Load(c2); s21 = Vector512.Load(c2 + 16); s30 = Vector512.Load(c3); s31 = Vector512.Load(c3 + 16);
+        }
+        else s00 = s01 = s10 = s11 = s20 = s21 = s30 = s31 = Vector512<float>.Zero;
+        float* a0 = a + (long)i * k, a1 = a0 + k, a2 = a1 + k, a3 = a2 + k;
+        float* bp = b + j;
+        for (int p = 0; p < k; p++, bp += n)
+        {
+            var b0 = Vector512.Load(bp); var b1 = Vector512.Load(bp + 16);
+            var x = Vector512.Create(a0[p]); s00 = Vector512.FusedMultiplyAdd(x, b0, s00); s01 = Vector512.FusedMultiplyAdd(x, b1, s01);
+            x = Vector512.Create(a1[p]); s10 = Vector512.FusedMultiplyAdd(x, b0, s10); s11 = Vector512.FusedMultiplyAdd(x, b1, s11);
+            x = Vector512.Create(a2[p]); s20 = Vector512.FusedMultiplyAdd(x, b0, s20); s21 = Vector512.FusedMultiplyAdd(x, b1, s21);
+            x = Vector512.Create(a3[p]); s30 = Vector512.FusedMultiplyAdd(x, b0, s30); s31 = Vector512.FusedMultiplyAdd(x, b1, s31);
+        }
+        s00.Store(c0); s01.Store(c0 + 16); s10.Store(c1); s11.Store(c1 + 16);
+        s20.Store(c2); s21.Store(c2 + 16); s30.Store(c3); s31.Store(c3 + 16);
     }
 
     static unsafe void Micro1x16(float* a, float* b, float* c, int k, int n, int i, int j, bool acc)
