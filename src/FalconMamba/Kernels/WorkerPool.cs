@@ -103,6 +103,24 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Managed bytes allocated so far by each thread of the pool (the caller first), read on the threads themselves
+    /// (GC.GetAllocatedBytesForCurrentThread) — tests use it to show a decode step allocates nothing, without
+    /// counting unrelated threads of the process.
+    /// </summary>
+    internal long[] AllocatedBytesPerThread()
+    {
+        var probe = new AllocationProbe(ThreadCount);
+        For(ThreadCount, probe);
+        return probe.Bytes;
+    }
+
+    sealed class AllocationProbe(int threads) : IParallelBody
+    {
+        public readonly long[] Bytes = new long[threads];
+        public void Invoke(int start, int end, int worker) => Bytes[worker] = GC.GetAllocatedBytesForCurrentThread();
+    }
+
     /// <summary>Stops the worker threads.</summary>
     public void Dispose()
     {

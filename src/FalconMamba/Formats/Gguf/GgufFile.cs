@@ -116,6 +116,8 @@ public sealed unsafe class GgufFile : IDisposable
         }
 
         long dataStart = AlignUp(r.Position, alignment);
+        // A file without tensors (e.g. llama.cpp's vocab-only files) may end right after the header, unpadded.
+        if (infos.Count == 0) dataStart = Math.Min(dataStart, map.Length);
         if (dataStart > map.Length) throw new ModelFormatException($"{map.Path}: truncated GGUF file: the tensor data section would start at {dataStart}, past the end ({map.Length} bytes)");
         long dataSize = map.Length - dataStart;
         var tensors = new List<GgufTensorInfo>(infos.Count);
@@ -166,8 +168,16 @@ public sealed unsafe class GgufFile : IDisposable
     /// <summary>An optional integer.</summary>
     public long? GetIntegerOrNull(string key) => Get(key) is { } v ? v.AsInteger() ?? throw TypeError(key, "integer") : null;
 
-    /// <summary>A required float (FLOAT32 or FLOAT64).</summary>
-    public double GetFloat(string key) => Required(key).Value switch { float f => f, double d => d, _ => throw TypeError(key, "FLOAT32") };
+    /// <summary>
+    /// A required float (FLOAT32 or FLOAT64). An f32 is widened through its shortest decimal form, so 1e-5 stored as f32
+    /// reads back as 1e-5 (as Python prints it), not 9.99999974737875e-06.
+    /// </summary>
+    public double GetFloat(string key) => Required(key).Value switch
+    {
+        float f => double.Parse(f.ToString("R", System.Globalization.CultureInfo.InvariantCulture), System.Globalization.CultureInfo.InvariantCulture),
+        double d => d,
+        _ => throw TypeError(key, "FLOAT32"),
+    };
 
     /// <summary>An optional bool.</summary>
     public bool? GetBoolOrNull(string key) => Get(key) is { } v ? v.Value as bool? ?? throw TypeError(key, "BOOL") : null;

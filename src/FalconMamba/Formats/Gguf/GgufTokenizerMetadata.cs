@@ -67,6 +67,10 @@ public sealed record GgufTokenizerMetadata
         };
     }
 
+    /// <summary>A tokenizer built from these keys (gpt2-style byte-level BPE only).</summary>
+    public Tokenization.Tokenizer ToTokenizer() =>
+        Tokenization.Tokenizer.FromGgufVocab(Tokens, TokenTypes, Merges ?? [], Pre, BosTokenId, EosTokenId, PaddingTokenId, AddBosToken ?? false, ChatTemplate, Model);
+
     /// <summary>Adds the keys to <paramref name="w"/> (ids as UINT32, as gguf-py writes them).</summary>
     public void WriteTo(GgufWriter w)
     {
