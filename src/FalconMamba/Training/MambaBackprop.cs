@@ -203,33 +203,40 @@ public sealed class MambaBackprop
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
         long ts = Tick();
-        Par.For(_pool, _b * e, (w0, w1) =>
+        // work item = (sequence, block of 8 channels), walked time-major so each row's Δ, x and B/C are read once per block
+        const int CB = 8;
+        int blocks = (e + CB - 1) / CB;
+        float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
+        Par.For(_pool, _b * blocks, (w0, w1) =>
         {
-            Span<float> hs = stackalloc float[n];
-            Span<float> aa = stackalloc float[n];
-            Span<float> da = stackalloc float[n];
+            var hs = new float[CB * n];
+            var aa = new float[CB * n];
+            var da = new float[n];
             for (int w = w0; w < w1; w++)
             {
-                int s = w / e, c = w % e;
-                hs.Clear();
-                for (int j = 0; j < n; j++) aa[j] = -MathF.Exp(aLog[c * n + j]);
-                long hb = ((long)s * e + c) * chunks * n;
+                int s = w / blocks, c0 = w % blocks * CB, cnt = Math.Min(CB, e - c0);
+                Array.Clear(hs);
+                for (int i = 0; i < cnt * n; i++) aa[i] = -MathF.Exp(aLog[c0 * n + i]);
                 for (int t = 0; t < T; t++)
                 {
-                    if (t % L == 0) hs.CopyTo(a.Hb.AsSpan((int)(hb + t / L * n), n));
                     int row = s * T + t, o = row * xw;
-                    float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], acc = 0;
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
-                    System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
-                    for (int j = 0; j < n; j++)
+                    for (int ci = 0; ci < cnt; ci++)
                     {
-                        hs[j] = da[j] * hs[j] + dl * dbn[o + r + j] * xv;
-                        acc += hs[j] * dbn[o + r + n + j];
+                        int c = c0 + ci;
+                        var h = hs.AsSpan(ci * n, n);
+                        if (t % L == 0) h.CopyTo(hbAll.AsSpan((int)(((long)s * e + c) * chunks * n + t / L * n), n));
+                        float dl = delta[row * e + c], xv = xs[row * e + c], acc = 0;
+                        DecayFactors(dl, aa.AsSpan(ci * n, n), da);
+                        for (int j = 0; j < n; j++)
+                        {
+                            h[j] = da[j] * h[j] + dl * dbn[o + r + j] * xv;
+                            acc += h[j] * dbn[o + r + n + j];
+                        }
+                        y[row * e + c] = acc + dSkip[c] * xv;
                     }
-                    a.Y[row * e + c] = acc + dSkip[c] * xv;
                 }
             }
-        }, grain: 1);
+        });
         Tock(1, ts);
         // gate: yg = y·SiLU(z); out = yg·W_outᵀ; h_{l+1} = h_l + out
         Par.For(_pool, m, (r0, r1) =>
@@ -306,8 +313,7 @@ public sealed class MambaBackprop
                                 int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
                                 float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
                                 var da = das.AsSpan((t - t0) * n, n);
-                                System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
-                                System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
+                                DecayFactors(dl, aa, da);
                                 for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
                             }
                             for (int t = t1 - 1; t >= t0; t--)
@@ -499,6 +505,19 @@ public sealed class MambaBackprop
     }
 
     // ---------------------------------------------------------------- building blocks
+    /// <summary>dA[j] = exp(Δ·A[j]) (ZOH discretisation); forward and the backward recompute share it, so h is recomputed exactly.</summary>
+    static void DecayFactors(float dl, ReadOnlySpan<float> aa, Span<float> dst)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vd = Vector256.Create(dl);
+            for (; j + 8 <= aa.Length; j += 8) Vector256.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
+        }
+        for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
+    }
+
+
     static float Softplus(float v) => v > 20 ? v : MathF.Log(1 + MathF.Exp(v));
 
     /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
