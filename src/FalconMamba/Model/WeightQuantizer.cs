@@ -11,6 +11,19 @@ namespace FalconMamba.Model;
 /// </summary>
 public static class WeightQuantizer
 {
+    /// <summary>Parses "q8_0", "q4_0", "q4_k", "q6_k", "f16", "bf16", "f32" (the --quantize / --type names).</summary>
+    public static TensorType Parse(string name, string argument = "--quantize") => name.ToLowerInvariant() switch
+    {
+        "q8_0" => TensorType.Q8_0,
+        "q4_0" => TensorType.Q4_0,
+        "q4_k" or "q4_k_m" => TensorType.Q4_K,
+        "q6_k" => TensorType.Q6_K,
+        "f16" => TensorType.F16,
+        "bf16" => TensorType.BF16,
+        "f32" => TensorType.F32,
+        _ => throw new ArgumentException($"{argument}: unknown type '{name}' (q8_0, q4_0, q4_k, q6_k, f16, bf16, f32)"),
+    };
+
     /// <summary>Returns weights whose matrices are converted to <paramref name="type"/> (the originals' mappings stay owned).</summary>
     public static MambaWeights Apply(MambaWeights weights, TensorType type)
     {

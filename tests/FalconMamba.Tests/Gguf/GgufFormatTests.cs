@@ -34,7 +34,7 @@ public class GgufFormatTests
         w.AddTensor("vec", [5], [1f, 2f, 3f, 4f, 5f]);
         w.AddTensor("mat", [64, 3], f);
         var q = new byte[3 * 2 * 34];
-        for (int r = 0; r < 3; r++) FalconMamba.Kernels.Quantized.Quantizers.QuantizeRow(TensorType.Q8_0, f.AsSpan(r * 64, 64), q.AsSpan(r * 68, 68));
+        for (int r = 0; r < 3; r++) global::FalconMamba.Kernels.Quantized.Quantizers.QuantizeRow(TensorType.Q8_0, f.AsSpan(r * 64, 64), q.AsSpan(r * 68, 68));
         w.AddTensor("q8", [64, 3], GgmlType.Q8_0, q);
         string path = Path.Combine(dir, $"sample-{alignment}.gguf");
         w.Write(path);
