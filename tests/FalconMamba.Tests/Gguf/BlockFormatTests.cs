@@ -112,6 +112,28 @@ public unsafe class BlockFormatTests
         TestContext.Current.TestOutputHelper?.WriteLine($"SIMD vs scalar Q8_0/Q4_0 dots over 200 random lengths: max |Δ| / Σ|block bound| = {worst:E2} (Avx2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AvxVnni {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported})");
     }
 
+    [Fact]
+    public void KQuantSimdMatchesScalar()
+    {
+        for (int trial = 0; trial < 40; trial++)
+        {
+            int nb = 1 + trial % 5, n = 256 * nb;
+            var q = new byte[BlockFormats.RowBytes(TensorType.Q4_K, n)];
+            Quantizers.QuantizeRow(TensorType.Q4_K, Random(n, trial, 2), q);
+            var act = new PreparedActivations();
+            act.Prepare(ActivationFormat.Q8_K, Random(n, trial + 77, 3), 1, n);
+            fixed (byte* pw = q) fixed (sbyte* pa = act.Qs) fixed (float* pd = act.D) fixed (int* ps = act.BSums)
+                Assert.Equal(QuantDot.Q4_KScalar(pw, pa, pd, ps, nb), QuantDot.Q4_K(pw, pa, pd, ps, nb));   // same integer sums → identical
+            var q6 = new byte[BlockFormats.RowBytes(TensorType.Q6_K, n)];
+            Quantizers.QuantizeRow(TensorType.Q6_K, Random(n, trial + 5, 2), q6);
+            fixed (byte* pw = q6) fixed (sbyte* pa = act.Qs) fixed (float* pd = act.D) fixed (int* ps = act.BSums)
+            {
+                float slow = QuantDot.Q6_KScalar(pw, pa, pd, nb), fast = QuantDot.Q6_K(pw, pa, pd, ps, nb);
+                Assert.True(Math.Abs(slow - fast) <= 1e-6 * Math.Max(1, Math.Abs(slow)), $"Q6_K nb={nb}: {fast} vs {slow}");
+            }
+        }
+    }
+
     /// <summary>The quantized products (prepared once) against dequantized-weight f32 products on the same 8-bit activations.</summary>
     [Theory]
     [InlineData(TensorType.Q8_0, 96)]

@@ -13,7 +13,17 @@ namespace FalconMamba.Kernels.Quantized;
 /// </summary>
 public static unsafe class QuantDot
 {
-    static float H(byte* p) => (float)BitConverter.UInt16BitsToHalf(*(ushort*)p);
+    /// <summary>f16 → f32 for every bit pattern (256 KiB), as ggml's <c>ggml_table_f32_f16</c>: the software Half conversion costs more than a block's integer dot.</summary>
+    static readonly float[] F16Table = CreateF16Table();
+    static float[] CreateF16Table()
+    {
+        var t = new float[65536];
+        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        return t;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static float H(byte* p) => F16Table[*(ushort*)p];
 
     // ---- Q8_0 weights × Q8_0 activations -------------------------------------------------------------------
 
@@ -101,12 +111,32 @@ public static unsafe class QuantDot
 
     // ---- K-quants × Q8_K activations (scalar) ---------------------------------------------------------------
 
+    /// <summary>Σ u[i]·a[i] over 32 unsigned bytes (≤ 63) and 32 signed activations: vpmaddubsw + vpmaddwd, else scalar.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static int DotU8I8(Vector256<byte> u, sbyte* a)
+    {
+        if (Avx2.IsSupported)
+        {
+            var p16 = Avx2.MultiplyAddAdjacent(u, Vector256.Load(a));       // |u·a| pair sums ≤ 2·63·128, no saturation
+            return Vector256.Sum(Avx2.MultiplyAddAdjacent(p16, Vector256.Create((short)1)));
+        }
+        int s = 0;
+        for (int i = 0; i < 32; i++) s += u.GetElement(i) * a[i];
+        return s;
+    }
+
+    /// <summary>Scalar reference for <see cref="Q4_K"/>.</summary>
+    public static float Q4_KScalar(byte* w, sbyte* a, float* ad, int* bsums, int nb) => Q4_KCore(w, a, ad, bsums, nb, simd: false);
+
     /// <summary>
     /// Q4_K · Q8_K: per super-block d_x·(d·Σ_j sc_j·Σ q4·q8 − dmin·Σ_j m_j·bsum_j) with bsum_j the Q8_K sums of the
     /// 32 activations of sub-block j (ggml <c>ggml_vec_dot_q4_K_q8_K</c>).
     /// </summary>
-    public static float Q4_K(byte* w, sbyte* a, float* ad, int* bsums, int nb)
+    public static float Q4_K(byte* w, sbyte* a, float* ad, int* bsums, int nb) => Q4_KCore(w, a, ad, bsums, nb, simd: Avx2.IsSupported);
+
+    static float Q4_KCore(byte* w, sbyte* a, float* ad, int* bsums, int nb, bool simd)
     {
+        var mask = Vector256.Create((byte)0x0F);
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 144, a += 256, bsums += 16)
         {
@@ -118,11 +148,18 @@ public static unsafe class QuantDot
                 var (s1, m1) = BlockFormats.ScaleMinK4(2 * c, scales);
                 var (s2, m2) = BlockFormats.ScaleMinK4(2 * c + 1, scales);
                 int lo = 0, hi = 0;
-                for (int l = 0; l < 32; l++)
+                if (simd)
                 {
-                    lo += (qs[32 * c + l] & 0xF) * a[64 * c + l];
-                    hi += (qs[32 * c + l] >> 4) * a[64 * c + 32 + l];
+                    var q = Vector256.Load(qs + 32 * c);
+                    lo = DotU8I8(q & mask, a + 64 * c);
+                    hi = DotU8I8(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask, a + 64 * c + 32);
                 }
+                else
+                    for (int l = 0; l < 32; l++)
+                    {
+                        lo += (qs[32 * c + l] & 0xF) * a[64 * c + l];
+                        hi += (qs[32 * c + l] >> 4) * a[64 * c + 32 + l];
+                    }
                 sumi += s1 * lo + s2 * hi;
                 summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
             }
@@ -132,7 +169,11 @@ public static unsafe class QuantDot
     }
 
     /// <summary>Q6_K · Q8_K: d_x·d·Σ_g sc_g·Σ (q6 − 32)·q8 over 16 groups of 16 (ggml <c>ggml_vec_dot_q6_K_q8_K</c>).</summary>
-    public static float Q6_K(byte* w, sbyte* a, float* ad, int nb)
+    public static float Q6_K(byte* w, sbyte* a, float* ad, int* bsums, int nb) =>
+        Avx2.IsSupported ? Q6_KAvx2(w, a, ad, bsums, nb) : Q6_KScalar(w, a, ad, nb);
+
+    /// <summary>Scalar reference for <see cref="Q6_K"/>.</summary>
+    public static float Q6_KScalar(byte* w, sbyte* a, float* ad, int nb)
     {
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 210, a += 256)
@@ -162,4 +203,47 @@ public static unsafe class QuantDot
         }
         return sum;
     }
+
+    /// <summary>
+    /// AVX2 Q6_K: the 6-bit codes are taken unsigned (0..63) so vpmaddubsw applies, and the −32 offset is folded back with
+    /// the Q8_K group sums: Σ(q − 32)·a = Σ q·a − 32·bsum. Each 32-lane product covers two 16-element groups (int lanes
+    /// 0–3 and 4–7), weighted by their two scales.
+    /// </summary>
+    static float Q6_KAvx2(byte* w, sbyte* a, float* ad, int* bsums, int nb)
+    {
+        float sum = 0;
+        var m4 = Vector256.Create((byte)0x0F);
+        var m2 = Vector256.Create((byte)0x03);
+        var ones = Vector256.Create((short)1);
+        for (int b = 0; b < nb; b++, w += 210, a += 256, bsums += 16)
+        {
+            sbyte* sc = (sbyte*)(w + 192);
+            var acc = Vector256<int>.Zero;
+            for (int h = 0; h < 2; h++)
+            {
+                var ql0 = Vector256.Load(w + 64 * h);
+                var ql1 = Vector256.Load(w + 64 * h + 32);
+                var qh = Vector256.Load(w + 128 + 32 * h);
+                var u1 = (ql0 & m4) | Vector256.ShiftLeft((qh & m2).AsUInt16(), 4).AsByte();
+                var u2 = (ql1 & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2).AsUInt16(), 4).AsByte();
+                var u3 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & m2).AsUInt16(), 4).AsByte();
+                var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
+                sbyte* ah = a + 128 * h;
+                sbyte* s = sc + 8 * h;
+                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), ones), Scales(s[0], s[1]));
+                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), ones), Scales(s[2], s[3]));
+                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), ones), Scales(s[4], s[5]));
+                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), ones), Scales(s[6], s[7]));
+            }
+            // scale 8h + 2k + j (quarter k, half j of l) covers elements 128h + 32k + 16j …+15 = group g = 8h + 2k + j,
+            // so scale g pairs with the Q8_K sum bsums[g]
+            int offset = 0;
+            for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
+            sum += ad[b] * H(w + 208) * (Vector256.Sum(acc) - 32 * offset);
+        }
+        return sum;
+    }
+
+    static Vector256<int> Scales(sbyte s0, sbyte s1) => Vector256.Create((int)s0, s0, s0, s0, s1, s1, s1, s1);
+
 }
