@@ -12,5 +12,6 @@ internal static class CommandRegistry
         yield return LogitsCommand.Create();
         yield return TokenizerTrainCommand.Create();
         yield return EvalCommand.Create();
+        yield return TrainCommand.Create();
     }
 }
