@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.Intrinsics;
 using FalconMamba.Kernels;
 using FalconMamba.Model;
 
@@ -29,7 +30,9 @@ public sealed class MambaTrainingModel : IDisposable
     readonly MambaConfig _c;
     readonly int _d, _e, _n, _r, _k, _v, _w; // _w = R + 2N
     // Per step: transposed weights and A = −exp(A_log).
-    readonly float[][] _inT, _xT, _dtT, _outT, _aNeg;
+    readonly float[][] _inT, _xT, _dtT, _outT, _aNeg, _aNegT;
+    /// <summary>Scan 8 channels per Vector256 (default); false runs the scalar reference scan for every channel.</summary>
+    public bool VectorScan { get; set; } = Vector256.IsHardwareAccelerated;
     readonly float[] _headT;
     Acts[] _acts = [];
     Scratch? _s;
@@ -50,14 +53,14 @@ public sealed class MambaTrainingModel : IDisposable
         (_d, _e, _n, _r, _k, _v) = (_c.HiddenSize, _c.IntermediateSize, _c.StateSize, _c.TimeStepRank, _c.ConvKernel, _c.VocabSize);
         _w = _r + 2 * _n;
         int L = _c.NumHiddenLayers;
-        _inT = new float[L][]; _xT = new float[L][]; _dtT = new float[L][]; _outT = new float[L][]; _aNeg = new float[L][];
+        _inT = new float[L][]; _xT = new float[L][]; _dtT = new float[L][]; _outT = new float[L][]; _aNeg = new float[L][]; _aNegT = new float[L][];
         for (int l = 0; l < L; l++)
         {
             _inT[l] = new float[2 * _e * _d]; _xT[l] = new float[_w * _e]; _dtT[l] = new float[_e * _r];
-            _outT[l] = new float[_d * _e]; _aNeg[l] = new float[_e * _n];
+            _outT[l] = new float[_d * _e]; _aNeg[l] = new float[_e * _n]; _aNegT[l] = new float[_e * _n];
         }
         _headT = new float[_v * _d];
-        _chunkBlock = Math.Max(8, (_e + 63) / 64);
+        _chunkBlock = (Math.Max(8, (_e + 63) / 64) + 7) / 8 * 8;   // a multiple of 8: whole Vector256 channel groups
     }
 
     sealed class Acts
@@ -177,6 +180,7 @@ public sealed class MambaTrainingModel : IDisposable
             Gemm.Transpose(lp.DtProj, _e, _r, _dtT[l], _pool);
             Gemm.Transpose(lp.OutProj, _d, _e, _outT[l], _pool);
             for (int i = 0; i < lp.ALog.Length; i++) _aNeg[l][i] = -MathF.Exp(lp.ALog[i]);
+            Gemm.Transpose(_aNeg[l], _e, _n, _aNegT[l]);
         }
         Gemm.Transpose(p.LmHead, _v, _d, _headT, _pool);
     }
@@ -221,10 +225,15 @@ public sealed class MambaTrainingModel : IDisposable
         Parallel.For(0, blocks, _par, blk =>
         {
             int c0 = blk * _chunkBlock, c1 = Math.Min(e, c0 + _chunkBlock);
+            int cv = VectorScan ? c0 + (c1 - c0) / 8 * 8 : c0;
             for (int b = 0; b < _batch; b++)
-                for (int c = c0; c < c1; c++)
+            {
+                for (int c = c0; c < cv; c += 8)
+                    SelectiveScanTraining8.Forward(c, b * T, T, e, n, ScanChunk, a.XS, a.Delta, dbl, w, r, r + n, _aNegT[l], lp.D, a.Y, a.Ck, b * e * nCk * n, nCk);
+                for (int c = cv; c < c1; c++)
                     SelectiveScanTraining.Forward(c, b * T, T, e, n, ScanChunk, a.XS, a.Delta, dbl, w, r, r + n, _aNeg[l], lp.D[c], a.Y,
                         a.Ck.AsSpan(((b * e + c) * nCk) * n, nCk * n));
+            }
         });
         // gate: yg = y · SiLU(z)
         Parallel.For(0, bt, _par, row =>
@@ -340,7 +349,25 @@ public sealed class MambaTrainingModel : IDisposable
             Span<float> hs = new float[(ScanChunk + 1) * n];
             Span<float> ea = new float[ScanChunk * n];
             Span<float> dA = stackalloc float[n];
-            for (int c = c0; c < c1; c++)
+            int cv = VectorScan ? c0 + (c1 - c0) / 8 * 8 : c0;
+            if (cv > c0)
+            {
+                var hv = new Vector256<float>[(ScanChunk + 1) * n]; var ev = new Vector256<float>[ScanChunk * n]; var dAv = new Vector256<float>[n];
+                for (int c = c0; c < cv; c += 8)
+                {
+                    Array.Clear(dAv);
+                    var dDv = Vector256<float>.Zero;
+                    for (int b = 0; b < _batch; b++)
+                        SelectiveScanTraining8.Backward(c, b * T, T, e, n, ScanChunk, a.XS, a.Delta, dbl, w, r, r + n, _aNegT[l], lp.D, a.Ck, b * e * nCk * n, nCk,
+                            s.DY, s.DXS, s.DDelta, part, dAv, ref dDv, hv, ev);
+                    for (int j = 0; j < 8; j++)
+                    {
+                        g.D[c + j] += dDv[j];
+                        for (int k2 = 0; k2 < n; k2++) g.ALog[(c + j) * n + k2] += dAv[k2][j] * _aNeg[l][(c + j) * n + k2];
+                    }
+                }
+            }
+            for (int c = cv; c < c1; c++)
             {
                 dA.Clear();
                 float dD = 0;

@@ -122,6 +122,9 @@ public sealed class Trainer : IDisposable
             csv.Flush();
             report?.Invoke(new StepReport(Step, Tokens, loss, val, lr, batch, ctx, norm, tps, sw.Elapsed, eta, ck));
         }
+        // Cancelled (Ctrl-C) after a step that did not write one: checkpoint now so the run can resume.
+        if (cancel.IsCancellationRequested && (lastCkpt == null || !lastCkpt.EndsWith($"step-{Step:D8}", StringComparison.Ordinal)))
+            lastCkpt = SaveCheckpoint();
         return lastCkpt;
     }
 

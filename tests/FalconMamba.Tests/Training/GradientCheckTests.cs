@@ -83,4 +83,29 @@ public class GradientCheckTests
         }
         output.WriteLine($"worst relative error {worst:E2}");
     }
+
+    [Fact]
+    public void VectorScanMatchesTheScalarScan()
+    {
+        // E = 40: five Vector256 channel groups per sequence, no scalar tail.
+        var cfg = TinyConfig("falcon_mamba", false) with { IntermediateSize = 40, Expand = 40.0 / 12 };
+        var p = TinyParameters(cfg, 9);
+        var rng = new Random(4);
+        var x = Enumerable.Range(0, 3).Select(_ => Enumerable.Range(0, 19).Select(_ => rng.Next(cfg.VocabSize)).ToArray()).ToArray();
+        var gv = p.ZerosLike(); var gs = p.ZerosLike();
+        double lv, ls;
+        using (var m = new MambaTrainingModel(p, 2, scanChunk: 6) { VectorScan = true }) lv = m.ForwardBackward(x, x, gv);
+        using (var m = new MambaTrainingModel(p, 2, scanChunk: 6) { VectorScan = false }) ls = m.ForwardBackward(x, x, gs);
+        double worst = 0;
+        foreach (var t in p.Tensors)
+        {
+            double num = 0, den = 0;
+            var a = gv[t.Name].Data; var b = gs[t.Name].Data;
+            for (int i = 0; i < a.Length; i++) { num += (a[i] - b[i]) * (double)(a[i] - b[i]); den += (double)b[i] * b[i]; }
+            worst = Math.Max(worst, Math.Sqrt(num / Math.Max(den, 1e-30)));
+        }
+        TestContext.Current.TestOutputHelper!.WriteLine($"loss vector {lv:R} scalar {ls:R}; worst per-tensor relative gradient difference {worst:E2}");
+        Assert.True(Math.Abs(lv - ls) < 1e-5);
+        Assert.True(worst < 1e-4, $"worst {worst}");
+    }
 }
