@@ -1,10 +1,10 @@
 using FalconMamba.Bench;
 
-// Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`.
+// Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`;
+// `train-bench [--d 256 --layers 8 --vocab 4096 --ctx 512 --batch 8 --steps 4 --threads 0 --mem-ctx 256,512,...]`.
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: FalconMamba.Bench random-model --shape NAME --dtype F32|F16|BF16 --out DIR [--seed N]");
-    Console.WriteLine("       FalconMamba.Bench train-bench [--d-model 256] [--layers 8] [--context 512] [--batch 8] [--vocab 8192] [--steps 3] [--threads 0]");
     return 0;
 }
 string Arg(string name, string? def = null)
@@ -22,10 +22,11 @@ try
             RandomModelWriter.Write(cfg, Arg("--dtype", "BF16").ToUpperInvariant(), Arg("--out"), int.Parse(Arg("--seed", "1")), Console.Error.WriteLine);
             Console.Error.WriteLine($"wrote {Arg("--out")} in {sw.Elapsed.TotalSeconds:F1} s");
             return 0;
-        case "train-bench":
-            TrainBench.Run(int.Parse(Arg("--d-model", "256")), int.Parse(Arg("--layers", "8")), int.Parse(Arg("--context", "512")),
-                int.Parse(Arg("--batch", "8")), int.Parse(Arg("--vocab", "8192")), int.Parse(Arg("--steps", "3")), int.Parse(Arg("--threads", "0")), Console.WriteLine);
+        case "kernels":
+            KernelBench.Run(int.Parse(Arg("--threads", Environment.ProcessorCount.ToString())), int.Parse(Arg("--rows", "8192")), int.Parse(Arg("--cols", "4096")), int.Parse(Arg("--tokens", "64")));
             return 0;
+        case "train-bench":
+            return TrainBench.Run((name, def) => Arg(name, def));
         default:
             Console.Error.WriteLine($"error: unknown command '{args[0]}'");
             return 2;

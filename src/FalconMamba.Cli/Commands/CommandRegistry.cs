@@ -1,17 +1,19 @@
 using System.CommandLine;
+using System.Reflection;
 
 namespace FalconMamba.Cli.Commands;
 
-/// <summary>Every sub-command of <c>falcon-mamba</c>; each lives in its own file with a static <c>Create()</c>.</summary>
+/// <summary>
+/// Every sub-command of <c>falcon-mamba</c>: each lives in its own file as a static class with
+/// <c>static Command Create()</c> in this namespace, and is found here, so adding a command touches no shared file.
+/// </summary>
 internal static class CommandRegistry
 {
-    public static IEnumerable<Command> All()
-    {
-        yield return GenerateCommand.Create();
-        yield return InfoCommand.Create();
-        yield return LogitsCommand.Create();
-        yield return TokenizerTrainCommand.Create();
-        yield return EvalCommand.Create();
-        yield return TrainCommand.Create();
-    }
+    public static IEnumerable<Command> All() =>
+        typeof(CommandRegistry).Assembly.GetTypes()
+            .Where(t => t.Namespace == typeof(CommandRegistry).Namespace && t.IsAbstract && t.IsSealed)   // static classes
+            .Select(t => t.GetMethod("Create", BindingFlags.Static | BindingFlags.Public | BindingFlags.NonPublic, Type.EmptyTypes))
+            .Where(m => m != null && m.ReturnType == typeof(Command))
+            .Select(m => (Command)m!.Invoke(null, null)!)
+            .OrderBy(c => c.Name, StringComparer.Ordinal);
 }

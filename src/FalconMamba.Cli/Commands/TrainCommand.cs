@@ -1,150 +1,180 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
-using System.Text.Json;
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using FalconMamba.Tokenization;
 using FalconMamba.Training;
 
 namespace FalconMamba.Cli.Commands;
 
 /// <summary>
-/// <c>falcon-mamba train --config train.json [--any-field value]</c>: trains or continues a model (docs/training.md);
-/// <c>falcon-mamba train tokenize</c>: text / JSONL files → binary token shards. Every train.json key is also a flag
-/// (snake_case key → --kebab-case flag), flags override the file.
+/// <c>falcon-mamba train --config train.json [--key value …]</c>: trains a Mamba / Falcon Mamba model from scratch, from
+/// an HF folder (<c>--init-from</c>) or a checkpoint (<c>--resume latest</c>). Every train.json key is also a flag
+/// (snake_case key → <c>--kebab-case</c>). Progress goes to stderr; metrics.csv, loss.png, lr.png, checkpoints/ and
+/// final/ (an HF model folder) go to the output folder. Ctrl-C finishes the current step, checkpoints and exits.
 /// </summary>
 internal static class TrainCommand
 {
     public static Command Create()
     {
-        var config = new Option<string?>("--config", "-c") { Description = "train.json (keys documented in docs/training.md)." };
-        var cmd = new Command("train", "Train or continue a Mamba / Falcon Mamba model on token shards (see docs/training.md).") { config };
-        var fields = new List<(PropertyInfo Prop, string Key, Option<string?> Opt)>();
-        foreach (var prop in typeof(TrainOptions).GetProperties())
+        var config = new Option<string?>("--config", "-c") { Description = "train.json (snake_case keys; see docs/training.md)." };
+        var cmd = new Command("train", "Train a model (AdamW, WSD schedule, batch ramp, context stages, checkpoints, resume).") { config };
+        var flags = new List<(PropertyInfo Prop, Option<string?> Opt)>();
+        foreach (var prop in typeof(TrainConfig).GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite))
         {
-            var key = prop.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name;
-            if (key == null) continue;
-            var opt = new Option<string?>("--" + key.Replace('_', '-'))
-            {
-                Description = key == "context_stages" ? "Context stages as START_TOKENS:CONTEXT,… (e.g. 0:2048,1e9:8192)." : $"Overrides '{key}' of train.json ({TypeName(prop.PropertyType)}).",
-            };
+            string key = TrainConfig.KeyOf(prop.Name);
+            var opt = new Option<string?>("--" + key.Replace('_', '-')) { Description = $"train.json '{key}' ({Describe(prop.PropertyType)})." };
             cmd.Options.Add(opt);
-            fields.Add((prop, key, opt));
+            flags.Add((prop, opt));
         }
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
-            JsonObject json = new();
+            var json = new JsonObject();
             if (pr.GetValue(config) is string path)
             {
                 if (!File.Exists(path)) throw new FalconMambaException($"--config: '{path}' does not exist");
-                try { json = JsonNode.Parse(File.ReadAllText(path), documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject ?? throw new FalconMambaException($"{path}: expected a JSON object"); }
-                catch (JsonException e) { throw new FalconMambaException($"{path}: invalid JSON ({e.Message})"); }
+                json = JsonNode.Parse(File.ReadAllText(path), documentOptions: new() { CommentHandling = System.Text.Json.JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+                    ?? throw new FalconMambaException($"{path}: expected a JSON object");
             }
-            foreach (var (prop, key, opt) in fields)
-                if (pr.GetValue(opt) is string v) json[key] = FlagValue(prop.PropertyType, key, v);
-            var tmp = Path.GetTempFileName();
-            TrainOptions options;
-            try { File.WriteAllText(tmp, json.ToJsonString()); options = TrainOptions.Load(tmp); }
-            catch (FalconMambaException e) { throw new FalconMambaException("train options: " + e.Message[(e.Message.IndexOf(':') + 1)..].Trim()); }
-            finally { File.Delete(tmp); }
-            return Train(options);
+            foreach (var (prop, opt) in flags)
+                if (pr.GetValue(opt) is string v) json[TrainConfig.KeyOf(prop.Name)] = FlagValue(prop.PropertyType, v, opt.Name);
+            var cfg = TrainConfig.Parse(json.ToJsonString(), pr.GetValue(config) ?? "flags").Validate();
+            return Run(cfg);
         }));
-        cmd.Subcommands.Add(Tokenize());
         return cmd;
     }
 
-    static string TypeName(Type t) => t == typeof(string) ? "text" : t == typeof(bool) ? "true|false" : Nullable.GetUnderlyingType(t)?.Name ?? t.Name.ToLowerInvariant();
+    static string Describe(Type t) => t == typeof(string[]) ? "comma-separated list" : t == typeof(ContextStage[]) ? "start:length,…" : t == typeof(bool) ? "true|false" : Nullable.GetUnderlyingType(t)?.Name ?? t.Name;
 
-    static JsonNode? FlagValue(Type t, string key, string v)
+    static JsonNode? FlagValue(Type t, string v, string flag)
     {
+        var c = CultureInfo.InvariantCulture;
         if (t == typeof(string)) return JsonValue.Create(v);
-        if (key == "context_stages")
-        {
-            var arr = new JsonArray();
-            foreach (var part in v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        if (t == typeof(string[])) return new JsonArray(v.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s => (JsonNode?)JsonValue.Create(s.Trim())).ToArray());
+        if (t == typeof(bool)) return bool.TryParse(v, out var b) ? JsonValue.Create(b) : throw new FalconMambaException($"{flag}: '{v}' is not true or false");
+        if (t == typeof(ContextStage[]))
+            return new JsonArray(v.Split(',', StringSplitOptions.RemoveEmptyEntries).Select(s =>
             {
-                var kv = part.Split(':');
-                if (kv.Length != 2 || !double.TryParse(kv[0], CultureInfo.InvariantCulture, out double s) || !int.TryParse(kv[1], CultureInfo.InvariantCulture, out int c))
-                    throw new ArgumentException($"--context-stages: '{part}' is not START_TOKENS:CONTEXT");
-                arr.Add(new JsonObject { ["start_tokens"] = s, ["context"] = c });
-            }
-            return arr;
+                var parts = s.Split(':');
+                if (parts.Length != 2 || !double.TryParse(parts[0], NumberStyles.Float, c, out var start) || !int.TryParse(parts[1], c, out var len))
+                    throw new FalconMambaException($"{flag}: '{s}' is not start_tokens:length");
+                return (JsonNode?)new JsonObject { ["start_tokens"] = start, ["length"] = len };
+            }).ToArray());
+        if (!double.TryParse(v, NumberStyles.Float, c, out var d)) throw new FalconMambaException($"{flag}: '{v}' is not a number");
+        if (t == typeof(int) || t == typeof(long))
+        {
+            if (d != Math.Floor(d)) throw new FalconMambaException($"{flag}: '{v}' is not an integer");
+            return JsonValue.Create((long)d);
         }
-        try { return JsonNode.Parse(v); }
-        catch (JsonException) { throw new ArgumentException($"--{key.Replace('_', '-')}: '{v}' is not a valid {TypeName(t)}"); }
+        return JsonValue.Create(d);
     }
 
-    static int Train(TrainOptions options)
+    static int Run(TrainConfig cfg)
     {
-        int vocab = 0;
-        if (options.Tokenizer != null && options.VocabSize == 0 && options.InitFrom == null) vocab = Tokenizer.Load(options.Tokenizer).VocabSize;
-        using var trainer = new Trainer(options, vocab);
-        using var cts = new CancellationTokenSource();
-        ConsoleCancelEventHandler onCancel = (_, e) =>
+        Directory.CreateDirectory(cfg.Output);
+        // weights: checkpoint, HF folder, or fresh init
+        string? ckpt = cfg.Resume != null ? Checkpoint.Resolve(cfg.Resume, cfg.Output) : null;
+        string tokFolder = cfg.Tokenizer.Length > 0 ? cfg.Tokenizer : ckpt ?? cfg.InitFrom!;
+        if (!File.Exists(Path.Combine(tokFolder, "tokenizer.json"))) throw new FalconMambaException($"tokenizer: '{tokFolder}' has no tokenizer.json");
+        var tok = Tokenizer.Load(tokFolder);
+        MambaParameters p;
+        TrainerState? state = null;
+        if (ckpt != null)
         {
-            if (cts.IsCancellationRequested) return;   // a second Ctrl-C kills the process
-            e.Cancel = true;
-            Console.Error.WriteLine("\nCtrl-C: finishing this step and writing a checkpoint…");
-            cts.Cancel();
-        };
+            Console.Error.WriteLine($"resuming from {ckpt}");
+            p = MambaParameters.Load(ckpt);
+            state = Checkpoint.ReadState(ckpt);
+        }
+        else if (cfg.InitFrom != null) p = MambaParameters.Load(cfg.InitFrom);
+        else p = MambaParameters.Initialize(cfg.ModelConfig(tok.VocabSize, tok.BosTokenId, tok.EosTokenId, tok.PadTokenId), cfg.Seed);
+        if (tok.VocabSize > p.Config.VocabSize) throw new FalconMambaException($"tokenizer has {tok.VocabSize} tokens but the model's vocab_size is {p.Config.VocabSize}");
+        int eos = tok.EosTokenId ?? (p.Config.EosTokenIds.Count > 0 ? p.Config.EosTokenIds[0] : throw new FalconMambaException("no EOS token in the tokenizer or config; needed between documents"));
+
+        var (train, valid) = LoadData(cfg, tok, eos);
+        Console.Error.WriteLine($"model {p.Config.ModelType}: {p.Count:N0} parameters (D {p.Config.HiddenSize}, E {p.Config.IntermediateSize}, N {p.Config.StateSize}, R {p.Config.TimeStepRank}, layers {p.Config.NumHiddenLayers}, V {p.Config.VocabSize}); " +
+            $"data {train.Length:N0} train / {valid.Length:N0} valid tokens; budget {cfg.TotalTokens:N0} tokens");
+
+        using var trainer = new Trainer(cfg, p, train, valid, state);
+        if (ckpt != null) trainer.Optimizer.Load(Path.Combine(ckpt, "optimizer.safetensors"));
+        File.WriteAllText(Path.Combine(cfg.Output, "train_config.json"), cfg.ToJson());
+        var metrics = new MetricsLog(Path.Combine(cfg.Output, "metrics.csv"), trainer.Step);
+        double elapsedBefore = MetricsLog.Read(Path.Combine(cfg.Output, "metrics.csv")).LastOrDefault()?.ElapsedSeconds ?? 0;
+
+        bool stop = false;
+        ConsoleCancelEventHandler onCancel = (_, e) => { e.Cancel = true; stop = true; Console.Error.WriteLine("\ninterrupt: finishing this step, then writing a checkpoint"); };
         Console.CancelKeyPress += onCancel;
-        var cfg = trainer.Parameters.Config;
-        Console.Error.WriteLine($"model {cfg.ModelType}: d_model {cfg.HiddenSize}, layers {cfg.NumHiddenLayers}, d_inner {cfg.IntermediateSize}, d_state {cfg.StateSize}, dt_rank {cfg.TimeStepRank}, vocab {cfg.VocabSize}, {trainer.Parameters.Count / 1e6:F2} M parameters");
-        if (trainer.ResumedFrom != null) Console.Error.WriteLine($"resumed from {trainer.ResumedFrom} (step {trainer.Step}, {trainer.Tokens:N0} tokens)");
-        var lastPrint = DateTime.MinValue;
+        var total = Stopwatch.StartNew();
+        var lastPrint = Stopwatch.StartNew();
+        double tokensAtStart = trainer.Tokens;
+        long lastCkpt = trainer.Step;
         try
         {
-            trainer.Run(r =>
+            while (!trainer.Done && !stop)
             {
-                bool important = r.ValidationLoss != null || r.Checkpoint != null;
-                if (!important && (DateTime.UtcNow - lastPrint).TotalSeconds < 0.5) return;
-                lastPrint = DateTime.UtcNow;
-                string val = r.ValidationLoss is double v ? $" val {v:F4}" : "";
-                string eta = r.Eta is TimeSpan e ? $" ETA {e:hh\\:mm\\:ss}" : "";
-                Console.Error.WriteLine($"step {r.Step} tokens {r.Tokens:N0} loss {r.Loss:F4}{val} lr {r.LearningRate:E2} batch {r.Batch}×{r.Context} |g| {r.GradNorm:F3} {r.TokensPerSecond:F0} tok/s{eta}"
-                    + (r.Checkpoint != null ? $" → {r.Checkpoint}" : ""));
-            }, cts.Token);
+                var r = trainer.TrainStep();
+                if (!double.IsFinite(r.Loss)) throw new FalconMambaException($"step {r.Step}: loss is {r.Loss}; lower lr or enable grad_clip");
+                bool eval = cfg.EvalInterval > 0 && r.Step % cfg.EvalInterval == 0 || trainer.Done;
+                double val = eval ? trainer.Validate() : double.NaN;
+                double tps = (trainer.Tokens - tokensAtStart) / total.Elapsed.TotalSeconds;
+                metrics.Append(new MetricsRow(r.Step, r.Tokens, r.Loss, val, r.Lr, r.Batch, r.SeqLen, r.GradNorm, r.Batch * r.SeqLen / r.Seconds, elapsedBefore + total.Elapsed.TotalSeconds));
+                if (eval || r.Step == 1 || lastPrint.Elapsed.TotalSeconds >= 2 || trainer.Done)
+                {
+                    double left = Math.Max(0, cfg.TotalTokens - trainer.Tokens) / Math.Max(1, tps);
+                    Console.Error.WriteLine($"step {r.Step,6}  tokens {r.Tokens,12:N0}  loss {r.Loss:F4}{(eval ? $"  val {val:F4}" : "")}  lr {r.Lr:E2}  batch {r.Batch}×{r.SeqLen}  |g| {r.GradNorm:F3}  {tps:F0} tok/s  ETA {TimeSpan.FromSeconds(left):hh\\:mm\\:ss}");
+                    lastPrint.Restart();
+                }
+                if (cfg.CheckpointInterval > 0 && r.Step % cfg.CheckpointInterval == 0)
+                {
+                    Console.Error.WriteLine($"checkpoint {Checkpoint.Save(cfg.Output, trainer, tokFolder, cfg.KeepCheckpoints)}");
+                    lastCkpt = r.Step;
+                }
+            }
         }
         finally { Console.CancelKeyPress -= onCancel; }
-        string plots = TrainingPlots.Write(trainer.MetricsPath, options.Output);
-        Console.Error.WriteLine($"metrics {trainer.MetricsPath}; plots {plots}; peak memory {CommonOptions.PeakRssMiB():F0} MiB");
-        return cts.IsCancellationRequested ? 130 : 0;
+        if (trainer.Step != lastCkpt) Console.Error.WriteLine($"checkpoint {Checkpoint.Save(cfg.Output, trainer, tokFolder, cfg.KeepCheckpoints)}");
+        TrainingPlots.Write(cfg.Output);
+        if (stop) { Console.Error.WriteLine("stopped by interrupt; continue with --resume latest"); return 130; }
+        string final = Path.Combine(cfg.Output, "final");
+        Checkpoint.SaveModel(final, trainer.Parameters, tokFolder);
+        Console.Error.WriteLine($"done: {trainer.Step} steps, {trainer.Tokens:N0} tokens, {(trainer.Tokens - tokensAtStart) / total.Elapsed.TotalSeconds:F0} tok/s, peak RSS {CommonOptions.PeakRssMiB():F0} MiB; model in {final}");
+        return 0;
     }
 
-    static Command Tokenize()
+    /// <summary>Token streams for training and validation: .tok shards read directly, text tokenized once into {output}/data (reused while inputs are unchanged).</summary>
+    static (int[] Train, int[] Valid) LoadData(TrainConfig cfg, Tokenizer tok, int eos)
     {
-        var input = new Option<string[]>("--input", "-i") { Description = "Text (.txt: one document per file) or JSONL (.jsonl: a \"text\" field per line) files.", Required = true, AllowMultipleArgumentsPerToken = true };
-        var tok = new Option<string>("--tokenizer") { Description = "Folder with tokenizer.json.", Required = true };
-        var output = new Option<string>("--out", "-o") { Description = "Output folder for shard-NNNNN.bin files.", Required = true };
-        var shard = new Option<long>("--shard-tokens") { Description = "Tokens per shard.", DefaultValueFactory = _ => 1L << 26 };
-        var eos = new Option<int?>("--eos-id") { Description = "Id placed after every document (default: the tokenizer's eos)." };
-        var threads = CommonOptions.Threads();
-        var cmd = new Command("tokenize", "Tokenize text / JSONL files into binary token shards (uint16 when the vocabulary fits, else uint32).") { input, tok, output, shard, eos, threads };
-        cmd.SetAction(pr => CliRunner.Run(pr, () =>
+        int validEvery = cfg.ValidData.Length == 0 && cfg.ValidFraction > 0 ? (int)Math.Round(1 / cfg.ValidFraction) : 0;
+        var (train, heldOut) = Stream(cfg.TrainData, "train", validEvery);
+        var valid = cfg.ValidData.Length > 0 ? Stream(cfg.ValidData, "valid", 0).Train : heldOut;
+        return (train, valid);
+
+        (int[] Train, int[] Valid) Stream(string[] inputs, string prefix, int every)
         {
-            var t = Tokenizer.Load(pr.GetValue(tok)!);
-            int eosId = pr.GetValue(eos) ?? t.EosTokenId ?? throw new FalconMambaException("--tokenizer: the tokenizer has no eos token; give --eos-id");
-            foreach (var f in pr.GetValue(input)!) if (!File.Exists(f)) throw new FalconMambaException($"--input: '{f}' does not exist");
-            var sw = System.Diagnostics.Stopwatch.StartNew();
-            var last = DateTime.MinValue;
-            var paths = TokenShards.Write(pr.GetValue(input)!, s => t.EncodeToIds(s, addSpecialTokens: false), pr.GetValue(output)!, t.VocabSize, eosId,
-                pr.GetValue(shard), new Progress(p =>
+            var shards = inputs.Where(f => f.EndsWith(".tok", StringComparison.OrdinalIgnoreCase)).ToList();
+            var texts = inputs.Except(shards).ToList();
+            var tr = shards.Select(TokenShards.Read).ToList();
+            var va = new List<int[]>();
+            if (texts.Count > 0)
+            {
+                string dir = Path.Combine(cfg.Output, "data");
+                string manifest = Path.Combine(dir, prefix + ".manifest");
+                string key = string.Join("\n", texts.Select(f => new FileInfo(f) is var fi && fi.Exists ? $"{Path.GetFullPath(f)}|{fi.Length}|{fi.LastWriteTimeUtc.Ticks}" : throw new FalconMambaException($"data file '{f}' does not exist"))
+                    .Append($"tokenizer|{tok.VocabSize}|{new FileInfo(Path.Combine(cfg.Tokenizer.Length > 0 ? cfg.Tokenizer : ".", "tokenizer.json")).Length}|eos {eos}|valid_every {every}"));
+                string[] Listed(string kind) => Directory.GetFiles(dir, $"{prefix}{kind}-*.tok").Where(f => kind.Length > 0 || !f.Contains("-valid-")).Order(StringComparer.Ordinal).ToArray();
+                if (!File.Exists(manifest) || File.ReadAllText(manifest) != key)
                 {
-                    if ((DateTime.UtcNow - last).TotalSeconds < 0.5) return;
-                    last = DateTime.UtcNow;
-                    Console.Error.Write($"\r{p.Docs:N0} documents, {p.Tokens:N0} tokens, {p.Tokens / sw.Elapsed.TotalSeconds:N0} tok/s   ");
-                }), pr.GetValue(threads));
-            long total = paths.Sum(p => (new FileInfo(p).Length - 16) / (t.VocabSize <= 65535 ? 2 : 4));
-            Console.Error.WriteLine($"\rwrote {paths.Count} shard(s), {total:N0} tokens to {pr.GetValue(output)} in {sw.Elapsed.TotalSeconds:F1} s");
-            return 0;
-        }));
-        return cmd;
-    }
-
-    /// <summary>Synchronous progress (System.Progress posts to the thread pool; here order matters).</summary>
-    sealed class Progress(Action<(long Docs, long Tokens)> a) : IProgress<(long Docs, long Tokens)>
-    {
-        public void Report((long Docs, long Tokens) value) => a(value);
+                    if (Directory.Exists(dir)) foreach (var old in Directory.GetFiles(dir, prefix + "*.tok")) File.Delete(old);
+                    var sw = Stopwatch.StartNew();
+                    var progress = new Progress<long>(n => Console.Error.Write($"\rtokenizing {prefix}: {n:N0} documents"));
+                    var res = TokenShards.Prepare(tok, texts.SelectMany(TokenShards.ReadDocuments), dir, prefix, eos, every, progress: progress);
+                    Console.Error.WriteLine($"\rtokenized {prefix}: {res.TrainTokens:N0} + {res.ValidTokens:N0} held-out tokens in {sw.Elapsed.TotalSeconds:F1} s");
+                    File.WriteAllText(manifest, key);
+                }
+                tr.AddRange(Listed("").Select(TokenShards.Read));
+                va.AddRange(Listed("-valid").Select(TokenShards.Read));
+            }
+            return (tr.SelectMany(x => x).ToArray(), va.SelectMany(x => x).ToArray());
+        }
     }
 }

@@ -20,6 +20,27 @@ public abstract unsafe class NativeWeightMatrix : WeightMatrix
         Owner = owner;
     }
 
+    /// <summary>Rows widened to f32 at a time for the tiled product (a multiple of <see cref="MatMul.TileRows"/>).</summary>
+    public const int RowBlock = 24;
+
+    /// <summary>
+    /// Tiled prefill product: widens a block of up to <see cref="RowBlock"/> rows to f32 once into
+    /// <paramref name="scratch"/> (as many rows as it holds, at least one) and multiplies it with all T tokens
+    /// (<see cref="MatMul.Block(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, Span{float}, int)"/>),
+    /// so each weight byte is read and converted once per chunk.
+    /// </summary>
+    public override void MatMulRows(ReadOnlySpan<float> X, int T, Span<float> Y, int rowStart, int rowEnd, Span<float> scratch)
+    {
+        int cols = Cols;
+        int rb = Math.Clamp(scratch.Length / cols, 1, RowBlock);
+        for (int r0 = rowStart; r0 < rowEnd; r0 += rb)
+        {
+            int n = Math.Min(rb, rowEnd - r0);
+            for (int i = 0; i < n; i++) DequantizeRow(r0 + i, scratch.Slice(i * cols, cols));
+            MatMul.Block(scratch[..(n * cols)], n, cols, X, T, Y[r0..], Rows);
+        }
+    }
+
     /// <summary>Pins a managed array for the lifetime of the matrix and returns its address.</summary>
     protected static byte* Pin<T>(T[] array, out GCHandle handle) where T : unmanaged
     {
@@ -51,15 +72,18 @@ public sealed unsafe class F32Matrix : NativeWeightMatrix
     /// <inheritdoc />
     public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {
-        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.F32(Row(r), x);
+        if (x.Length < Cols || y.Length < rowEnd - rowStart) throw new ArgumentException("activation or output span too short");
+        fixed (float* px = x)
+        fixed (float* py = y)
+            Dot.RowsF32((float*)Data + (long)rowStart * Cols, Cols, px, py, rowEnd - rowStart);
     }
-    /// <inheritdoc />
+    /// <summary>Tiled product straight on the stored rows (no widening needed), <see cref="NativeWeightMatrix.RowBlock"/> rows at a time.</summary>
     public override void MatMulRows(ReadOnlySpan<float> X, int T, Span<float> Y, int rowStart, int rowEnd, Span<float> scratch)
     {
-        for (int r = rowStart; r < rowEnd; r++)
+        for (int r0 = rowStart; r0 < rowEnd; r0 += RowBlock)
         {
-            var w = Row(r);
-            for (int t = 0; t < T; t++) Y[t * Rows + r] = Dot.F32(w, X.Slice(t * Cols, Cols));
+            int n = Math.Min(RowBlock, rowEnd - r0);
+            MatMul.Block(new ReadOnlySpan<float>((float*)Data + (long)r0 * Cols, n * Cols), n, Cols, X, T, Y[r0..], Rows);
         }
     }
     /// <summary>Unpins a managed array.</summary>
@@ -85,7 +109,8 @@ public sealed unsafe class BF16Matrix : NativeWeightMatrix
     /// <inheritdoc />
     public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {
-        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.BF16(Row(r), x);
+        if (x.Length < Cols) throw new ArgumentException($"activations have {x.Length} values, the matrix {Cols} columns", nameof(x));
+        Dot.Rows<Bf16>((ushort*)Data, Cols, x, y, rowStart, rowEnd);
     }
     /// <summary>Unpins a managed array.</summary>
     ~BF16Matrix() { if (_pin.IsAllocated) _pin.Free(); }
@@ -106,11 +131,12 @@ public sealed unsafe class F16Matrix : NativeWeightMatrix
     /// <summary>Row r.</summary>
     public ReadOnlySpan<Half> Row(int r) => new((Half*)Data + (long)r * Cols, Cols);
     /// <inheritdoc />
-    public override void DequantizeRow(int row, Span<float> dst) => System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(Row(row), dst);
+    public override void DequantizeRow(int row, Span<float> dst) => Dot.F16ToF32(Row(row), dst);
     /// <inheritdoc />
     public override void DotRows(ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd)
     {
-        for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = Dot.F16(Row(r), x);
+        if (x.Length < Cols) throw new ArgumentException($"activations have {x.Length} values, the matrix {Cols} columns", nameof(x));
+        Dot.Rows<F16Bits>((ushort*)Data, Cols, x, y, rowStart, rowEnd);
     }
     /// <summary>Unpins a managed array.</summary>
     ~F16Matrix() { if (_pin.IsAllocated) _pin.Free(); }

@@ -41,10 +41,14 @@ public sealed class WorkerPool : IDisposable
         _threads = new Thread[threads - 1];
         _go = new ManualResetEventSlim[threads - 1];
         _done = new CountdownEvent(1);
+        // A slim event allocates its lock object the first time a thread blocks on it; block once here (1 ms
+        // time-outs) so that allocation happens now and a decode step allocates nothing (DecodeAllocationTests).
+        _done.Wait(1);
         for (int i = 0; i < _threads.Length; i++)
         {
             int worker = i + 1;
             _go[i] = new ManualResetEventSlim(false, spinCount: 2000);
+            _go[i].Wait(1);
             _threads[i] = new Thread(() => WorkerLoop(worker)) { IsBackground = true, Name = $"fm-worker-{worker}" };
             _threads[i].Start();
         }
@@ -97,6 +101,24 @@ public sealed class WorkerPool : IDisposable
             try { RunRange(worker); }
             finally { _done.Signal(); }
         }
+    }
+
+    /// <summary>
+    /// Managed bytes allocated so far by each thread of the pool (the caller first), read on the threads themselves
+    /// (GC.GetAllocatedBytesForCurrentThread) — tests use it to show a decode step allocates nothing, without
+    /// counting unrelated threads of the process.
+    /// </summary>
+    internal long[] AllocatedBytesPerThread()
+    {
+        var probe = new AllocationProbe(ThreadCount);
+        For(ThreadCount, probe);
+        return probe.Bytes;
+    }
+
+    sealed class AllocationProbe(int threads) : IParallelBody
+    {
+        public readonly long[] Bytes = new long[threads];
+        public void Invoke(int start, int end, int worker) => Bytes[worker] = GC.GetAllocatedBytesForCurrentThread();
     }
 
     /// <summary>Stops the worker threads.</summary>

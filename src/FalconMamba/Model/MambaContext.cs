@@ -37,6 +37,7 @@ public sealed class MambaContext : IDisposable
     readonly float[] _logits;   // [T, V]
     readonly float[] _tmp;      // [T·max(E, D)] activation scratch
     readonly LinearJob _linear;
+    readonly Kernels.Quantized.PreparedActivations _prepared = new();
     readonly ScanJob _scan;
 
     internal MambaContext(MambaModel model, int threads, int chunkSize)
@@ -55,7 +56,8 @@ public sealed class MambaContext : IDisposable
         _delta = new float[T * _e]; _y = new float[T * _e]; _out = new float[T * _d]; _logits = new float[T * _v];
         _tmp = new float[T * Math.Max(_e, _d)];
         int maxCols = Math.Max(Math.Max(_d, _e), _r);
-        _linear = new LinearJob(_pool.ThreadCount, maxCols);
+        // per worker: one block of rows widened to f32 for the tiled prefill product
+        _linear = new LinearJob(_pool.ThreadCount, NativeWeightMatrix.RowBlock * maxCols);
         _scan = new ScanJob(_pool.ThreadCount, T * _n);
     }
 
@@ -154,10 +156,10 @@ public sealed class MambaContext : IDisposable
                 }
             }
             // Δ = softplus(dt · W_dtᵀ + b_dt)   [T, E]
-            Linear(L.DtProj, _dt, T, _delta, L.DtBias);
-            Activations.SoftplusInPlace(_delta.AsSpan(0, T * _e));
+            // (bias and softplus run inside the parallel scan job, on each worker's channels: no serial pass over [T, E])
+            Linear(L.DtProj, _dt, T, _delta, null);
             // y = scan(x, Δ, A, B, C) + D·x, gated by silu(z)   [T, E]
-            _scan.Set(T, _e, _n, _xc, _delta, _xz, _bm, _cm, L.A, L.D, state.Ssm[l], _y);
+            _scan.Set(T, _e, _n, _xc, _delta, L.DtBias, _xz, _bm, _cm, L.A, L.D, state.Ssm[l], _y);
             _pool.For(_e, _scan, grain: 8);
             // h += y · W_outᵀ   [T, D]
             Linear(L.OutProj, _y, T, _out, L.OutProjBias);
@@ -176,46 +178,71 @@ public sealed class MambaContext : IDisposable
 
     void Linear(WeightMatrix w, float[] x, int T, float[] y, float[]? bias)
     {
-        _linear.Set(w, x, T, y);
-        _pool.For(w.Rows, _linear, grain: 16);
+        // Quantized weights with an 8-bit activation path: quantize X once here, not once per worker or row.
+        Kernels.Quantized.PreparedActivations? prepared = null;
+        if (w.PreferredActivations != Kernels.Quantized.ActivationFormat.F32)
+        {
+            _prepared.Prepare(w.PreferredActivations, x.AsSpan(0, T * w.Cols), T, w.Cols);
+            prepared = _prepared;
+        }
+        _linear.Set(w, x, T, y, prepared);
+        // grain: whole row blocks for the tiled product (T > 1); decode splits finer
+        _pool.For(w.Rows, _linear, grain: T > 1 ? NativeWeightMatrix.RowBlock : 16);
         if (bias != null)
             for (int t = 0; t < T; t++)
                 System.Numerics.Tensors.TensorPrimitives.Add(y.AsSpan(t * w.Rows, w.Rows), bias, y.AsSpan(t * w.Rows, w.Rows));
     }
 
+    /// <summary>Managed bytes allocated so far on each thread of this context's pool (tests).</summary>
+    internal long[] AllocatedBytesPerThread() => _pool.AllocatedBytesPerThread();
+
     /// <summary>Stops the worker threads.</summary>
     public void Dispose() => _pool.Dispose();
 
     /// <summary>Y[T, rows] = X[T, cols] · Wᵀ split by output rows across workers.</summary>
-    sealed class LinearJob(int workers, int maxCols) : IParallelBody
+    sealed class LinearJob(int workers, int scratchSize) : IParallelBody
     {
-        readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[maxCols]).ToArray();
+        readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratchSize]).ToArray();
         WeightMatrix _w = null!;
         float[] _x = null!, _y = null!;
         int _t;
+        Kernels.Quantized.PreparedActivations? _prepared;
 
-        public void Set(WeightMatrix w, float[] x, int T, float[] y) { _w = w; _x = x; _t = T; _y = y; }
+        public void Set(WeightMatrix w, float[] x, int T, float[] y, Kernels.Quantized.PreparedActivations? prepared) { _w = w; _x = x; _t = T; _y = y; _prepared = prepared; }
 
         public void Invoke(int start, int end, int worker)
         {
-            if (_t == 1) _w.DotRows(_x.AsSpan(0, _w.Cols), _y.AsSpan(start, end - start), start, end);
+            if (_prepared != null) _w.MatMulPrepared(_prepared, _y.AsSpan(0, _t * _w.Rows), start, end);
+            else if (_t == 1) _w.DotRows(_x.AsSpan(0, _w.Cols), _y.AsSpan(start, end - start), start, end);
             else _w.MatMulRows(_x.AsSpan(0, _t * _w.Cols), _t, _y.AsSpan(0, _t * _w.Rows), start, end, _scratch[worker]);
         }
     }
 
-    /// <summary>The selective scan split by channels across workers.</summary>
+    /// <summary>
+    /// Δ = softplus(dt_proj(dt) + b_dt), then the selective scan with D skip and gate, split by channels across
+    /// workers: each worker finishes Δ for its own channels right before scanning them (fused: no serial pass).
+    /// </summary>
     sealed class ScanJob(int workers, int scratchSize) : IParallelBody
     {
         readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratchSize]).ToArray();
         int _t, _e, _n;
-        float[] _x = null!, _delta = null!, _xz = null!, _b = null!, _c = null!, _a = null!, _d = null!, _h = null!, _y = null!;
+        float[] _x = null!, _delta = null!, _dtBias = null!, _xz = null!, _b = null!, _c = null!, _a = null!, _d = null!, _h = null!, _y = null!;
 
-        public void Set(int T, int E, int N, float[] x, float[] delta, float[] xz, float[] b, float[] c, float[] a, float[] d, float[] h, float[] y)
+        public void Set(int T, int E, int N, float[] x, float[] delta, float[] dtBias, float[] xz, float[] b, float[] c, float[] a, float[] d, float[] h, float[] y)
         {
-            _t = T; _e = E; _n = N; _x = x; _delta = delta; _xz = xz; _b = b; _c = c; _a = a; _d = d; _h = h; _y = y;
+            _t = T; _e = E; _n = N; _x = x; _delta = delta; _dtBias = dtBias; _xz = xz; _b = b; _c = c; _a = a; _d = d; _h = h; _y = y;
         }
 
-        public void Invoke(int start, int end, int worker) =>
+        public void Invoke(int start, int end, int worker)
+        {
+            var bias = _dtBias.AsSpan(start, end - start);
+            for (int t = 0; t < _t; t++)
+            {
+                var row = _delta.AsSpan(t * _e + start, end - start);
+                System.Numerics.Tensors.TensorPrimitives.Add(row, bias, row);
+                Activations.SoftplusInPlace(row);
+            }
             SelectiveScan.Forward(_t, _e, _n, start, end, _x, _e, _delta, _xz.AsSpan(_e), 2 * _e, _b, _c, _a, _d, _h, _y, _scratch[worker]);
+        }
     }
 }

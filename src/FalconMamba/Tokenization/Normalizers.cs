@@ -41,11 +41,31 @@ internal sealed class SequenceNormalizer(Normalizer[] items) : Normalizer
 /// Unicode normalization forms (NFC, NFD, NFKC, NFKD) via <see cref="string.Normalize(NormalizationForm)"/>.
 /// The text is normalized in clusters that start at an ASCII character (which never composes with what precedes
 /// it, and which normalization leaves as is), so the result equals normalizing the whole string while each
-/// output character keeps the range of its cluster.
+/// output character keeps the range of its cluster. .NET normalizes through ICU: in a process running with
+/// <c>InvariantGlobalization</c>, <see cref="string.Normalize(NormalizationForm)"/> returns its input unchanged, so
+/// <see cref="Create"/> refuses to build the normalizer there rather than silently skip it.
 /// </summary>
-internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
+internal sealed class UnicodeNormalizer : Normalizer
 {
-    public NormalizationForm Form { get; } = form;
+    public NormalizationForm Form { get; }
+
+    UnicodeNormalizer(NormalizationForm form) => Form = form;
+
+    /// <summary>True when this process can normalize (ICU loaded): Å written as A + ring composes.</summary>
+    public static bool Available { get; } = "A\u030A".Normalize(NormalizationForm.FormC) == "\u00C5";
+
+    public static UnicodeNormalizer Create(NormalizationForm form, string where) => Available ? new UnicodeNormalizer(form)
+        : throw new ModelFormatException($"{where}: the {Name(form)} normalizer needs ICU Unicode normalization, but this process runs with "
+            + "InvariantGlobalization (string.Normalize is a no-op); run the host with <InvariantGlobalization>false</InvariantGlobalization> "
+            + "and ICU installed");
+
+    static string Name(NormalizationForm f) => f switch
+    {
+        NormalizationForm.FormC => "NFC",
+        NormalizationForm.FormD => "NFD",
+        NormalizationForm.FormKC => "NFKC",
+        _ => "NFKD",
+    };
 
     public override void Normalize(TextBuffer src, TextBuffer dst)
     {
@@ -69,8 +89,8 @@ internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 }
 
 /// <summary>
-/// <c>Lowercase</c> (Rust <c>str::to_lowercase</c>): per code point lower-casing, with the two context/expansion rules
-/// of Unicode SpecialCasing that Rust applies: <c>İ</c> → <c>i̇</c> and final sigma <c>Σ</c> → <c>ς</c>.
+/// <c>Lowercase</c> (normalizers/utils.rs → NormalizedString::lowercase): each code point through Rust
+/// <c>char::to_lowercase</c>, without context, so word-final Σ becomes σ (not ς); only İ expands (to i + U+0307).
 /// </summary>
 internal sealed class LowercaseNormalizer : Normalizer
 {
@@ -83,7 +103,6 @@ internal sealed class LowercaseNormalizer : Normalizer
             int cp = UnicodeClasses.CodePointAt(s, i, out int w);
             int os = src.Start[i], oe = src.End[i + w - 1];
             if (cp == 0x130) { dst.Append('i', os, oe); dst.Append('\u0307', os, oe); }
-            else if (cp == 0x3A3) dst.Append(IsFinalSigma(s, i) ? 'ς' : 'σ', os, oe);
             else if (w == 1) dst.Append(char.ToLowerInvariant(s[i]), os, oe);
             else
             {
@@ -94,30 +113,6 @@ internal sealed class LowercaseNormalizer : Normalizer
             i += w;
         }
     }
-
-    // Final_Sigma: preceded by a cased letter (skipping case-ignorable) and not followed by one.
-    static bool IsFinalSigma(ReadOnlySpan<char> s, int i)
-    {
-        bool before = false;
-        for (int k = i - 1; k >= 0; k--)
-        {
-            if (IsCaseIgnorable(s[k])) continue;
-            before = char.IsLetter(s[k]) && (char.IsUpper(s[k]) || char.IsLower(s[k]));
-            break;
-        }
-        if (!before) return false;
-        for (int k = i + 1; k < s.Length; k++)
-        {
-            if (IsCaseIgnorable(s[k])) continue;
-            return !(char.IsLetter(s[k]) && (char.IsUpper(s[k]) || char.IsLower(s[k])));
-        }
-        return true;
-    }
-
-    static bool IsCaseIgnorable(char c) => c is '\'' or '.' or ':' or '\u00AD' || System.Globalization.CharUnicodeInfo.GetUnicodeCategory(c)
-        is System.Globalization.UnicodeCategory.NonSpacingMark or System.Globalization.UnicodeCategory.EnclosingMark
-        or System.Globalization.UnicodeCategory.Format or System.Globalization.UnicodeCategory.ModifierLetter
-        or System.Globalization.UnicodeCategory.ModifierSymbol;
 }
 
 /// <summary><c>Replace</c>: every match of a literal or regex pattern becomes <c>content</c> (normalizers/replace.rs).</summary>

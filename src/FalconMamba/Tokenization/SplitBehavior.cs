@@ -16,7 +16,7 @@ internal static class SplitParts
         "MergedWithPrevious" => SplitBehavior.MergedWithPrevious,
         "MergedWithNext" => SplitBehavior.MergedWithNext,
         "Contiguous" => SplitBehavior.Contiguous,
-        _ => throw new FalconMambaException($"{where}: unknown split behavior '{s}' (expected Removed, Isolated, MergedWithPrevious, MergedWithNext or Contiguous)"),
+        _ => throw new ModelFormatException($"{where}: unknown split behavior '{s}' (expected Removed, Isolated, MergedWithPrevious, MergedWithNext or Contiguous)"),
     };
 
     /// <summary>

@@ -31,6 +31,7 @@ public sealed record TokenizerConfig
     public static TokenizerConfig Load(string path)
     {
         byte[] bytes = File.ReadAllBytes(path);
+        TokenizerJson.CheckUtf8(bytes, path);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(bytes); }
         catch (JsonException e) { throw new ModelFormatException($"{path}: invalid JSON at line {e.LineNumber + 1}: {e.Message}", e); }

@@ -14,6 +14,7 @@ internal static class TokenizerJson
 
     public static Parts Parse(byte[] json, string file)
     {
+        CheckUtf8(json, file);
         JsonDocument doc;
         try { doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 }); }
         catch (JsonException e) { throw new ModelFormatException($"{file}: invalid JSON at line {e.LineNumber + 1}, byte {e.BytePositionInLine + 1}: {e.Message}", e); }
@@ -31,6 +32,15 @@ internal static class TokenizerJson
                 Opt(root, "post_processor") is { } pp ? ParsePostProcessor(pp, file, "post_processor", bpe, added) : null,
                 Opt(root, "decoder") is { } d ? ParseDecoder(d, file, "decoder") : null);
         }
+    }
+
+    /// <summary>System.Text.Json checks UTF-8 inside strings only when they are read; check up front to name the line.</summary>
+    internal static void CheckUtf8(byte[] bytes, string file)
+    {
+        if (System.Text.Unicode.Utf8.IsValid(bytes)) return;
+        var status = System.Text.Unicode.Utf8.ToUtf16(bytes, new char[bytes.Length], out int consumed, out _, replaceInvalidSequences: false);
+        int line = 1 + bytes.AsSpan(0, consumed).Count((byte)'\n');
+        throw new ModelFormatException($"{file}: invalid JSON: invalid UTF-8 at line {line}, byte offset {consumed} ({status})");
     }
 
     static JsonElement? Opt(JsonElement e, string key) =>
@@ -138,10 +148,10 @@ internal static class TokenizerJson
         string type = TypeOf(e, file, where);
         return type switch
         {
-            "NFC" => new UnicodeNormalizer(NormalizationForm.FormC),
-            "NFD" => new UnicodeNormalizer(NormalizationForm.FormD),
-            "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC),
-            "NFKD" => new UnicodeNormalizer(NormalizationForm.FormKD),
+            "NFC" => UnicodeNormalizer.Create(NormalizationForm.FormC, $"{file}: {where}"),
+            "NFD" => UnicodeNormalizer.Create(NormalizationForm.FormD, $"{file}: {where}"),
+            "NFKC" => UnicodeNormalizer.Create(NormalizationForm.FormKC, $"{file}: {where}"),
+            "NFKD" => UnicodeNormalizer.Create(NormalizationForm.FormKD, $"{file}: {where}"),
             "Lowercase" => new LowercaseNormalizer(),
             "Replace" => new ReplaceNormalizer(Pattern(e, file, where), Str(e, "content", file, where) ?? ""),
             "Prepend" => new PrependNormalizer(Str(e, "prepend", file, where) ?? ""),

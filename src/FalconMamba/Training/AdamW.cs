@@ -1,114 +1,111 @@
-using System.Numerics.Tensors;
+using FalconMamba.Formats.Safetensors;
 
 namespace FalconMamba.Training;
 
 /// <summary>AdamW hyper-parameters.</summary>
 public sealed record AdamWOptions
 {
-    /// <summary>β1. Falcon Mamba's card (SPEC.md §7.3) states AdamW but not its betas; 0.9 is the common LLM choice.</summary>
+    /// <summary>β1 (the Falcon Mamba card does not state betas; 0.9 / 0.95 are the common LLM choice).</summary>
     public double Beta1 { get; init; } = 0.9;
-    /// <summary>β2 (not stated by the card either; 0.95 as in most LLM pre-training recipes).</summary>
+    /// <summary>β2.</summary>
     public double Beta2 { get; init; } = 0.95;
-    /// <summary>ε (not stated by the card).</summary>
+    /// <summary>ε added to √v̂.</summary>
     public double Epsilon { get; init; } = 1e-8;
-    /// <summary>Decoupled weight decay λ; the card states 0.1.</summary>
+    /// <summary>Decoupled weight decay λ (card: 0.1), applied as θ ← θ − η·λ·θ.</summary>
     public double WeightDecay { get; init; } = 0.1;
     /// <summary>
-    /// Kinds that receive weight decay. Default: matrices and conv weights only — norms, biases, A_log, D and embeddings
-    /// are excluded (A_log and D are <c>_no_weight_decay</c> in both reference implementations, SPEC.md §7.2–7.3).
+    /// Name suffixes of tensors exempt from weight decay. Default: norms, biases, A_log and D (<c>_no_weight_decay</c> in
+    /// HF and state-spaces/mamba, SPEC.md §7) and the embedding (so also a tied lm_head).
     /// </summary>
-    public IReadOnlySet<ParameterKind> DecayKinds { get; init; } = new HashSet<ParameterKind> { ParameterKind.Matrix, ParameterKind.ConvWeight };
+    public IReadOnlyList<string> NoDecay { get; init; } = ["norm.weight", "norm_f.weight", ".bias", ".A_log", ".D", "embeddings.weight"];
 }
 
 /// <summary>
-/// AdamW (Loshchilov &amp; Hutter, "Decoupled Weight Decay Regularization", arXiv:1711.05101; the PyTorch torch.optim.AdamW
-/// update): with t the step (1-based) and g the gradient,
-/// <code>
-///   θ ← θ − η·λ·θ                       (decoupled decay, only on decayed kinds)
-///   m ← β1·m + (1−β1)·g;  v ← β2·v + (1−β2)·g²
-///   θ ← θ − η · (m / (1−β1ᵗ)) / (√(v / (1−β2ᵗ)) + ε)
-/// </code>
-/// Moments are f32 tensors of the parameter layout (master weights are f32 too). Element-wise, so the result does not
-/// depend on threads.
+/// AdamW (Loshchilov &amp; Hutter 2019, "Decoupled Weight Decay Regularization"; the update of torch.optim.AdamW):
+/// θ ← θ·(1 − ηλ); m ← β1·m + (1−β1)·g; v ← β2·v + (1−β2)·g²; θ ← θ − η·(m/(1−β1ᵗ)) / (√(v/(1−β2ᵗ)) + ε).
+/// Moments are f32 arrays in the parameter layout; the state saves to safetensors (<c>m.&lt;name&gt;</c>, <c>v.&lt;name&gt;</c>).
 /// </summary>
 public sealed class AdamW
 {
-    /// <summary>Hyper-parameters.</summary>
+    readonly MambaParameters _m, _v;
+    readonly bool[] _decay;
+    /// <summary>The options.</summary>
     public AdamWOptions Options { get; }
-    /// <summary>First moments.</summary>
-    public MambaParameters M { get; }
-    /// <summary>Second moments.</summary>
-    public MambaParameters V { get; }
-    /// <summary>Updates taken so far.</summary>
-    public long Step { get; set; }
+    /// <summary>Updates done so far (t of the bias correction).</summary>
+    public long Step { get; private set; }
 
-    /// <summary>Zero moments for these parameters.</summary>
-    public AdamW(MambaParameters parameters, AdamWOptions options)
+    /// <summary>Creates zeroed moments for <paramref name="p"/>'s layout.</summary>
+    public AdamW(MambaParameters p, AdamWOptions options)
     {
         Options = options;
-        M = parameters.ZerosLike();
-        V = parameters.ZerosLike();
+        _m = p.ZerosLike();
+        _v = p.ZerosLike();
+        _decay = p.Tensors.Select(t => !options.NoDecay.Any(s => t.Name.EndsWith(s, StringComparison.Ordinal))).ToArray();
     }
 
-    /// <summary>One update of <paramref name="p"/> with gradients <paramref name="g"/> at learning rate <paramref name="lr"/>.</summary>
+    /// <summary>Whether tensor <paramref name="index"/> (in layout order) is decayed.</summary>
+    public bool Decays(int index) => _decay[index];
+
+    /// <summary>One update of <paramref name="p"/> from gradients <paramref name="g"/> at learning rate <paramref name="lr"/>.</summary>
     public void Update(MambaParameters p, MambaParameters g, double lr)
     {
         Step++;
-        var o = Options;
-        float b1 = (float)o.Beta1, b2 = (float)o.Beta2, eps = (float)o.Epsilon;
-        float c1 = (float)(1 / (1 - Math.Pow(o.Beta1, Step))), c2 = (float)(1 / (1 - Math.Pow(o.Beta2, Step)));
-        float lrf = (float)lr;
-        for (int ti = 0; ti < p.Tensors.Count; ti++)
+        double b1 = Options.Beta1, b2 = Options.Beta2;
+        float c1 = (float)(1 / (1 - Math.Pow(b1, Step))), c2 = (float)(1 / (1 - Math.Pow(b2, Step)));
+        float fb1 = (float)b1, fb2 = (float)b2, eps = (float)Options.Epsilon, flr = (float)lr;
+        Parallel.For(0, p.Tensors.Count, i =>
         {
-            var pt = p.Tensors[ti];
-            float[] w = pt.Data, gd = g.Tensors[ti].Data, m = M.Tensors[ti].Data, v = V.Tensors[ti].Data;
-            float decay = o.DecayKinds.Contains(pt.Kind) ? (float)(1 - lr * o.WeightDecay) : 1f;
-            const int Chunk = 1 << 14;
-            Parallel.For(0, (w.Length + Chunk - 1) / Chunk, ci =>
+            var th = p.Tensors[i].Data; var gr = g.Tensors[i].Data; var m = _m.Tensors[i].Data; var v = _v.Tensors[i].Data;
+            float shrink = _decay[i] ? (float)(1 - lr * Options.WeightDecay) : 1f;
+            for (int j = 0; j < th.Length; j++)
             {
-                int s = ci * Chunk, e = Math.Min(w.Length, s + Chunk);
-                for (int i = s; i < e; i++)
-                {
-                    float gi = gd[i];
-                    float mi = m[i] = b1 * m[i] + (1 - b1) * gi;
-                    float vi = v[i] = b2 * v[i] + (1 - b2) * gi * gi;
-                    w[i] = w[i] * decay - lrf * (mi * c1) / (MathF.Sqrt(vi * c2) + eps);
-                }
-            });
-        }
+                float gj = gr[j];
+                m[j] = fb1 * m[j] + (1 - fb1) * gj;
+                v[j] = fb2 * v[j] + (1 - fb2) * gj * gj;
+                th[j] = th[j] * shrink - flr * (m[j] * c1) / (MathF.Sqrt(v[j] * c2) + eps);
+            }
+        });
     }
 
-    /// <summary>Global L2 norm of all gradients, summed in a fixed order (double accumulator).</summary>
-    public static double GlobalNorm(MambaParameters g)
-    {
-        double total = 0;
-        foreach (var t in g.Tensors)
-        {
-            // Fixed 64K-element partials, summed in order: deterministic regardless of threads.
-            const int Chunk = 1 << 16;
-            int chunks = (t.Data.Length + Chunk - 1) / Chunk;
-            var part = new double[chunks];
-            Parallel.For(0, chunks, ci =>
-            {
-                var span = t.Data.AsSpan(ci * Chunk, Math.Min(Chunk, t.Data.Length - ci * Chunk));
-                double s = 0;
-                foreach (float x in span) s += (double)x * x;
-                part[ci] = s;
-            });
-            foreach (double s in part) total += s;
-        }
-        return Math.Sqrt(total);
-    }
-
-    /// <summary>Scales gradients so their global norm is at most <paramref name="maxNorm"/> (≤ 0: no clipping). Returns the norm before.</summary>
+    /// <summary>
+    /// Scales <paramref name="g"/> so its global L2 norm is at most <paramref name="maxNorm"/> (no-op when ≤ 0) and returns
+    /// the norm before clipping. The sum runs in float64 over tensors in layout order (deterministic).
+    /// </summary>
     public static double ClipGlobalNorm(MambaParameters g, double maxNorm)
     {
-        double norm = GlobalNorm(g);
+        double ss = 0;
+        foreach (var t in g.Tensors) { double s = 0; foreach (var x in t.Data) s += (double)x * x; ss += s; }
+        double norm = Math.Sqrt(ss);
         if (maxNorm > 0 && norm > maxNorm)
         {
-            float s = (float)(maxNorm / (norm + 1e-6));
-            foreach (var t in g.Tensors) TensorPrimitives.Multiply(t.Data, s, t.Data);
+            float f = (float)(maxNorm / (norm + 1e-6));
+            foreach (var t in g.Tensors) System.Numerics.Tensors.TensorPrimitives.Multiply(t.Data, f, t.Data);
         }
         return norm;
+    }
+
+    /// <summary>Writes moments and step (temp file + rename).</summary>
+    public void Save(string path)
+    {
+        var entries = new List<SafetensorsEntry>();
+        foreach (var t in _m.Tensors) entries.Add(SafetensorsEntry.FromFloat32("m." + t.Name, t.Shape, t.Data));
+        foreach (var t in _v.Tensors) entries.Add(SafetensorsEntry.FromFloat32("v." + t.Name, t.Shape, t.Data));
+        SafetensorsWriter.Write(path, entries, new Dictionary<string, string> { ["step"] = Step.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+    }
+
+    /// <summary>Restores moments and step written by <see cref="Save"/>; a missing or mis-shaped tensor is an error naming it.</summary>
+    public void Load(string path)
+    {
+        using var f = SafetensorsFile.Open(path);
+        foreach (var (prefix, set) in new[] { ("m.", _m), ("v.", _v) })
+            foreach (var t in set.Tensors)
+            {
+                if (!f.Tensors.TryGetValue(prefix + t.Name, out var info)) throw new ModelFormatException($"{path}: optimizer tensor '{prefix}{t.Name}' is missing");
+                if (info.DType != "F32" || info.ElementCount != t.Data.Length) throw new ModelFormatException($"{path}: optimizer tensor '{prefix}{t.Name}' is {info.DType} {info.ShapeText}, expected F32 [{string.Join(", ", t.Shape)}]");
+                f.ReadFloat32(info).CopyTo(t.Data, 0);
+            }
+        if (!f.Metadata.TryGetValue("step", out var s) || !long.TryParse(s, System.Globalization.CultureInfo.InvariantCulture, out var step) || step < 0)
+            throw new ModelFormatException($"{path}: metadata 'step' is missing or not a non-negative integer");
+        Step = step;
     }
 }

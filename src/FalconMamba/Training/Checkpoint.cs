@@ -1,117 +1,99 @@
-using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using FalconMamba.Formats.Safetensors;
-using FalconMamba.Model;
 
 namespace FalconMamba.Training;
 
-/// <summary>Trainer counters saved with a checkpoint.</summary>
-public sealed record TrainerState(long Step, double Tokens, long AdamStep, LoaderPosition Loader);
-
 /// <summary>
-/// A training checkpoint is a Hugging Face model folder (config.json, model.safetensors in F32, generation_config.json,
-/// tokenizer files when given) that <c>generate</c> and transformers load as is, plus optimizer.safetensors (Adam
-/// moments under "exp_avg." / "exp_avg_sq." + HF name) and trainer_state.json (counters, data-loader position and the
-/// SHA-256 of both tensor files, so a corrupt or half-copied checkpoint is refused with a clear error). Written to a
-/// temp folder and renamed into place.
+/// A checkpoint is a Hugging Face model folder — config.json, model.safetensors (F32), generation_config.json and the
+/// tokenizer files — plus optimizer.safetensors (AdamW moments), trainer_state.json (step, tokens, loader position) and
+/// train_config.json. It is written into a temporary folder and renamed into place, so a crash never leaves a
+/// half-written <c>step-*</c> folder; the run keeps the newest N.
 /// </summary>
 public static class Checkpoint
 {
-    const string StateFile = "trainer_state.json";
-    static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.model", "vocab.json", "merges.txt"];
+    /// <summary>Tokenizer files copied into each checkpoint when present.</summary>
+    public static readonly string[] TokenizerFiles = ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"];
 
-    /// <summary>Writes step-NNNNNNNN under <paramref name="dir"/> and removes all but the newest <paramref name="keep"/>. Returns the folder.</summary>
-    public static string Save(string dir, MambaParameters p, AdamW opt, TrainerState state, string? tokenizerDir, int keep)
+    /// <summary>Writes an HF model folder (no optimizer) to <paramref name="folder"/>, replacing it atomically.</summary>
+    public static void SaveModel(string folder, MambaParameters p, string? tokenizerFolder, Action<string>? extra = null)
     {
-        Directory.CreateDirectory(dir);
-        string final = Path.Combine(dir, $"step-{state.Step:D8}");
-        string tmp = Path.Combine(dir, $".tmp-step-{state.Step:D8}-{Environment.ProcessId}");
+        string parent = Path.GetDirectoryName(Path.GetFullPath(folder))!;
+        Directory.CreateDirectory(parent);
+        string tmp = Path.Combine(parent, $".{Path.GetFileName(folder)}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
-        WriteModelFolder(tmp, p, tokenizerDir);
-        var entries = new List<SafetensorsEntry>();
-        entries.AddRange(opt.M.ToEntries("F32", "exp_avg."));
-        entries.AddRange(opt.V.ToEntries("F32", "exp_avg_sq."));
-        SafetensorsWriter.Write(Path.Combine(tmp, "optimizer.safetensors"), entries, new Dictionary<string, string> { ["adam_step"] = opt.Step.ToString() });
-        var json = new JsonObject
-        {
-            ["step"] = state.Step, ["tokens"] = state.Tokens, ["adam_step"] = state.AdamStep,
-            ["loader"] = new JsonObject { ["epoch"] = state.Loader.Epoch, ["cursor"] = state.Loader.Cursor, ["context"] = state.Loader.Context },
-            ["sha256"] = new JsonObject { ["model.safetensors"] = Sha(Path.Combine(tmp, "model.safetensors")), ["optimizer.safetensors"] = Sha(Path.Combine(tmp, "optimizer.safetensors")) },
-        };
-        File.WriteAllText(Path.Combine(tmp, StateFile), json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (Directory.Exists(final)) Directory.Delete(final, true);
-        Directory.Move(tmp, final);
-        foreach (var old in List(dir).SkipLast(Math.Max(1, keep))) Directory.Delete(old, true);
-        return final;
-    }
-
-    /// <summary>Writes an HF folder: config.json, model.safetensors, generation_config.json, tokenizer files.</summary>
-    public static void WriteModelFolder(string folder, MambaParameters p, string? tokenizerDir, string dtype = "F32")
-    {
-        Directory.CreateDirectory(folder);
-        var cfg = p.Config with { TorchDtype = dtype == "F32" ? "float32" : dtype == "BF16" ? "bfloat16" : "float16" };
-        File.WriteAllText(Path.Combine(folder, "config.json"), cfg.ToJson());
-        p.Save(Path.Combine(folder, "model.safetensors"), dtype);
-        var gen = new JsonObject
-        {
-            ["_from_model_config"] = true, ["bos_token_id"] = cfg.BosTokenId,
-            ["eos_token_id"] = cfg.EosTokenIds.Count == 1 ? JsonValue.Create(cfg.EosTokenIds[0]) : new JsonArray(cfg.EosTokenIds.Select(i => (JsonNode)i).ToArray()),
-            ["pad_token_id"] = cfg.PadTokenId,
-        };
-        File.WriteAllText(Path.Combine(folder, "generation_config.json"), gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
-        if (tokenizerDir != null)
+        File.WriteAllText(Path.Combine(tmp, "config.json"), p.Config.ToJson());
+        p.Save(Path.Combine(tmp, "model.safetensors"));
+        var gen = new JsonObject { ["_from_model_config"] = true };
+        if (p.Config.BosTokenId is int bos) gen["bos_token_id"] = bos;
+        if (p.Config.EosTokenIds.Count > 0) gen["eos_token_id"] = p.Config.EosTokenIds[0];
+        if (p.Config.PadTokenId is int pad) gen["pad_token_id"] = pad;
+        File.WriteAllText(Path.Combine(tmp, "generation_config.json"), gen.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        if (tokenizerFolder != null)
             foreach (var f in TokenizerFiles)
-                if (File.Exists(Path.Combine(tokenizerDir, f))) File.Copy(Path.Combine(tokenizerDir, f), Path.Combine(folder, f), true);
+                if (File.Exists(Path.Combine(tokenizerFolder, f))) File.Copy(Path.Combine(tokenizerFolder, f), Path.Combine(tmp, f));
+        extra?.Invoke(tmp);
+        string old = folder + $".old-{Environment.ProcessId}";
+        if (Directory.Exists(folder)) Directory.Move(folder, old);
+        Directory.Move(tmp, folder);
+        if (Directory.Exists(old)) Directory.Delete(old, true);
     }
 
-    /// <summary>Checkpoint folders under <paramref name="dir"/>, oldest first.</summary>
-    public static IReadOnlyList<string> List(string dir) =>
-        Directory.Exists(dir) ? Directory.GetDirectories(dir, "step-*").Order(StringComparer.Ordinal).ToList() : [];
-
-    /// <summary>Loads parameters, optimizer moments and state from a checkpoint folder into existing objects.</summary>
-    public static TrainerState Load(string folder, MambaParameters p, AdamW opt)
+    /// <summary>Writes <c>{output}/checkpoints/step-NNNNNNNN</c> and deletes all but the newest <paramref name="keep"/>. Returns its path.</summary>
+    public static string Save(string output, Trainer t, string? tokenizerFolder, int keep)
     {
-        string statePath = Path.Combine(folder, StateFile);
-        if (!File.Exists(statePath)) throw new FalconMambaException($"checkpoint {folder}: {StateFile} is missing (not a checkpoint, or an interrupted write)");
-        JsonNode root;
-        try { root = JsonNode.Parse(File.ReadAllText(statePath)) ?? throw new FalconMambaException($"{statePath}: empty"); }
-        catch (JsonException e) { throw new FalconMambaException($"{statePath}: invalid JSON ({e.Message})", e); }
-        foreach (var f in new[] { "model.safetensors", "optimizer.safetensors" })
+        string dir = Path.Combine(output, "checkpoints");
+        string folder = Path.Combine(dir, $"step-{t.Step:D8}");
+        SaveModel(folder, t.Parameters, tokenizerFolder, tmp =>
         {
-            string path = Path.Combine(folder, f);
-            if (!File.Exists(path)) throw new FalconMambaException($"checkpoint {folder}: {f} is missing");
-            string? want = root["sha256"]?[f]?.GetValue<string>();
-            if (want == null) throw new FalconMambaException($"{statePath}: sha256 of {f} is missing");
-            if (Sha(path) != want) throw new FalconMambaException($"checkpoint {folder}: {f} does not match its SHA-256 in {StateFile} (corrupt or partly copied)");
-        }
-        var cfg = MambaConfig.Load(folder);
-        if (cfg.ToJson() != (p.Config with { TorchDtype = "float32" }).ToJson())
-            throw new FalconMambaException($"checkpoint {folder}: config.json describes a different model shape than this run");
-        using (var m = SafetensorsFile.Open(Path.Combine(folder, "model.safetensors"))) p.Load([m]);
-        using (var o = SafetensorsFile.Open(Path.Combine(folder, "optimizer.safetensors")))
-        {
-            opt.M.Load([o], "exp_avg.");
-            opt.V.Load([o], "exp_avg_sq.");
-        }
+            t.Optimizer.Save(Path.Combine(tmp, "optimizer.safetensors"));
+            var s = t.State;
+            var state = new JsonObject
+            {
+                ["step"] = s.Step, ["tokens"] = s.Tokens,
+                ["loader"] = new JsonObject { ["epoch"] = s.Loader.Epoch, ["cursor"] = s.Loader.Cursor, ["sequence_length"] = s.Loader.SequenceLength },
+                ["seed"] = t.Config.Seed,
+            };
+            File.WriteAllText(Path.Combine(tmp, "trainer_state.json"), state.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            File.WriteAllText(Path.Combine(tmp, "train_config.json"), t.Config.ToJson());
+        });
+        foreach (var stale in List(output).SkipLast(keep)) Directory.Delete(stale, true);
+        return folder;
+    }
+
+    /// <summary>Checkpoint folders of a run, oldest first.</summary>
+    public static IReadOnlyList<string> List(string output)
+    {
+        string dir = Path.Combine(output, "checkpoints");
+        if (!Directory.Exists(dir)) return [];
+        return Directory.GetDirectories(dir, "step-*").Where(d => !Path.GetFileName(d).Contains('.')).Order(StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>Resolves "latest" (newest checkpoint of <paramref name="output"/>) or a folder path.</summary>
+    public static string Resolve(string spec, string output)
+    {
+        if (spec == "latest")
+            return List(output).LastOrDefault() ?? throw new FalconMambaException($"resume: no checkpoint under {Path.Combine(output, "checkpoints")}");
+        if (!Directory.Exists(spec)) throw new FalconMambaException($"resume: checkpoint folder '{spec}' does not exist");
+        return spec;
+    }
+
+    /// <summary>Reads trainer_state.json; a missing file or field is an error naming it.</summary>
+    public static TrainerState ReadState(string folder)
+    {
+        string path = Path.Combine(folder, "trainer_state.json");
+        if (!File.Exists(path)) throw new FalconMambaException($"{folder}: not a training checkpoint (trainer_state.json is missing)");
         try
         {
-            var l = root["loader"]!;
-            var state = new TrainerState(root["step"]!.GetValue<long>(), root["tokens"]!.GetValue<double>(), root["adam_step"]!.GetValue<long>(),
-                new LoaderPosition(l["epoch"]!.GetValue<int>(), l["cursor"]!.GetValue<long>(), l["context"]!.GetValue<int>()));
-            opt.Step = state.AdamStep;
-            return state;
+            var o = JsonNode.Parse(File.ReadAllText(path))?.AsObject() ?? throw new FalconMambaException($"{path}: empty");
+            T Get<T>(JsonNode? n, string key) => n?[key] is JsonNode v ? v.GetValue<T>() : throw new FalconMambaException($"{path}: field '{key}' is missing");
+            var l = o["loader"] ?? throw new FalconMambaException($"{path}: field 'loader' is missing");
+            return new TrainerState(Get<long>(o, "step"), Get<double>(o, "tokens"),
+                new LoaderState(Get<int>(l, "epoch"), Get<long>(l, "cursor"), Get<int>(l, "sequence_length")));
         }
-        catch (Exception e) when (e is NullReferenceException or InvalidOperationException or FormatException)
+        catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            throw new FalconMambaException($"{statePath}: missing or malformed field ({e.Message})", e);
+            throw new FalconMambaException($"{path}: corrupt trainer state ({e.Message})", e);
         }
-    }
-
-    static string Sha(string path)
-    {
-        using var fs = File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(fs));
     }
 }

@@ -75,3 +75,29 @@ public class BpeTrainerTests
         Assert.Contains("--vocab-size", Assert.Throws<ArgumentOutOfRangeException>(() => BpeTrainer.Train(corpus, new BpeTrainerOptions { VocabSize = 100 })).Message);
     }
 }
+
+/// <summary>The default model's trained tokenizer encodes exactly like the Rust HF tokenizer.</summary>
+public class ShippedTokenizerTests
+{
+    [Fact]
+    public void DefaultModelTokenizerMatchesTheRustTokenizer()
+    {
+        string dir = Path.Combine(TestPaths.RepoRoot, "models", "falcon-mamba-tiny-kjv");
+        var ours = FalconMamba.Tokenization.Tokenizer.Load(dir);
+        var rust = new Tokenizers.DotNet.Tokenizer(vocabPath: Path.Combine(dir, "tokenizer.json"));
+        var texts = new List<string> { File.ReadAllText(Path.Combine(dir, "valid-sample.txt")) };
+        var rng = new Random(12);
+        string[] alphabet = [.. "abcdefghijklmnopqrstuvwxyz ABCXYZ .,;:!?'\"-()0123456789\n\t  éüßΩжか".Select(c => c.ToString()), "😀", "<|im_end|>", " the", "LORD", "1234"];
+        for (int i = 0; i < 2000; i++)
+            texts.Add(string.Concat(Enumerable.Range(0, rng.Next(1, 60)).Select(_ => alphabet[rng.Next(alphabet.Length)])));
+        int same = 0;
+        foreach (var t in texts)
+        {
+            var a = ours.EncodeToIds(t, addSpecialTokens: false);
+            var b = rust.Encode(t).Select(x => (int)x).ToArray();
+            Assert.Equal(b, a);
+            same++;
+        }
+        TestContext.Current.TestOutputHelper?.WriteLine($"{same} texts encode identically (incl. {texts[0].Length} chars of held-out KJV)");
+    }
+}

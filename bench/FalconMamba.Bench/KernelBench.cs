@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using FalconMamba.Kernels;
+
+namespace FalconMamba.Bench;
+
+/// <summary>
+/// `kernels [--threads N]`: the machine's read bandwidth, then the decode product (DotRows, GB/s of weights) and
+/// the tiled prefill product (MatMulRows, GFLOP/s) on a 7B-sized in_proj [8192, 4096] in bf16, f16 and f32.
+/// </summary>
+static class KernelBench
+{
+    public static void Run(int threads, int rows, int cols, int T)
+    {
+        using var pool = new WorkerPool(threads);
+        var bw = MemoryBandwidth.Measure(pool);
+        Console.WriteLine($"read bandwidth ({threads} threads, {bw.BufferBytes >> 20} MiB): best {bw.BestBytesPerSecond / 1e9:F2} GB/s, median {bw.MedianBytesPerSecond / 1e9:F2} GB/s");
+        var rng = new Random(1);
+        var x = new float[T * cols];
+        for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+        var y = new float[T * rows];
+        foreach (var type in new[] { "BF16", "F16", "F32" })
+        {
+            WeightMatrix w = type switch
+            {
+                "BF16" => new BF16Matrix(Enumerable.Range(0, rows * cols).Select(i => (ushort)(0x3C00 + (i * 7919 % 255))).ToArray(), rows, cols),
+                "F16" => new F16Matrix(Enumerable.Range(0, rows * cols).Select(i => (Half)((i * 7919 % 255) / 512.0)).ToArray(), rows, cols),
+                _ => new F32Matrix(Enumerable.Range(0, rows * cols).Select(i => (i * 7919 % 255) / 512f).ToArray(), rows, cols),
+            };
+            var job = new Job(w, x, y, threads, NativeWeightMatrix.RowBlock * cols);
+            var dec = new List<double>();
+            job.T = 1;
+            for (int i = 0; i < 12; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                pool.For(rows, job, 16);
+                dec.Add(w.ByteSize / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+            job.T = T;
+            var pre = new List<double>();
+            for (int i = 0; i < 4; i++)
+            {
+                long t0 = Stopwatch.GetTimestamp();
+                pool.For(rows, job, NativeWeightMatrix.RowBlock);
+                pre.Add(2.0 * rows * cols * T / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+            }
+            Console.WriteLine($"{type} [{rows}x{cols}] decode DotRows: median {Median(dec.Skip(2)):F2} GB/s ({Median(dec.Skip(2)) * 1e9 / bw.BestBytesPerSecond:P0} of best bw) | prefill T={T} MatMulRows: median {Median(pre.Skip(1)):F1} GFLOP/s");
+        }
+    }
+
+    static double Median(IEnumerable<double> v) { var s = v.Order().ToArray(); return s[s.Length / 2]; }
+
+    sealed class Job(WeightMatrix w, float[] x, float[] y, int workers, int scratch) : IParallelBody
+    {
+        readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratch]).ToArray();
+        public int T;
+        public void Invoke(int start, int end, int worker)
+        {
+            if (T == 1) w.DotRows(x.AsSpan(0, w.Cols), y.AsSpan(start, end - start), start, end);
+            else w.MatMulRows(x.AsSpan(0, T * w.Cols), T, y.AsSpan(0, T * w.Rows), start, end, _scratch[worker]);
+        }
+    }
+}
