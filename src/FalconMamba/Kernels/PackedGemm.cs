@@ -11,7 +11,7 @@ namespace FalconMamba.Kernels;
 /// thread over k in ascending order, so results do not depend on the thread count or timing (training resume relies on it).
 /// The three training products map onto it: X·Wᵀ (transpose W once per step), dY·W (direct) and dYᵀ·X (transpose dY).
 /// </summary>
-public static unsafe class Gemm
+public static unsafe class PackedGemm
 {
     const int KC = 256;
     static readonly bool Use512 = Vector512.IsHardwareAccelerated;
@@ -39,22 +39,22 @@ public static unsafe class Gemm
         else pool.For(tiles, body);
     }
 
-    /// <summary>Array form of <see cref="MatMul(float*, int, float*, int, float*, int, int, int, int, bool, WorkerPool?)"/> with offsets.</summary>
+    /// <summary>Array form of the pointer MatMul with offsets.</summary>
     public static void MatMul(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
     {
         fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
             MatMul(pa + aOff, lda, pb + bOff, ldb, pc + cOff, ldc, m, n, k, accumulate, pool);
     }
 
-    /// <summary>Scalar reference: C (+)= A·B with a double accumulator per element.</summary>
+    /// <summary>Scalar reference: C (+)= A·B, one f32 FMA per term in ascending k (the kernel matches it bit for bit).</summary>
     public static void MatMulReference(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, int m, int n, int k, bool accumulate)
     {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
-                double s = accumulate ? c[i * ldc + j] : 0;
-                for (int p = 0; p < k; p++) s += (double)a[i * lda + p] * b[p * ldb + j];
-                c[i * ldc + j] = (float)s;
+                float s = accumulate ? c[i * ldc + j] : 0;
+                for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
+                c[i * ldc + j] = s;
             }
     }
 
@@ -152,12 +152,14 @@ public static unsafe class Gemm
                                 }
                                 else
                                 {
-                                    // Edge tile: compute a full micro-tile into tmp (zeroed), add the valid part.
+                                    // Edge tile: run a full micro-tile on a copy of the valid part of C (rest zero), copy back.
                                     new Span<float>(pt, mr * nr).Clear();
+                                    for (int r = 0; r < rows; r++)
+                                        for (int j = 0; j < cols; j++) pt[r * nr + j] = cptr[(long)r * Ldc + j];
                                     if (Use512) Micro512(pa + si * kc, pb + sj * kc, kc, pt, nr);
                                     else Micro256(pa + si * kc, pb + sj * kc, kc, pt, nr);
                                     for (int r = 0; r < rows; r++)
-                                        for (int j = 0; j < cols; j++) cptr[(long)r * Ldc + j] += pt[r * nr + j];
+                                        for (int j = 0; j < cols; j++) cptr[(long)r * Ldc + j] = pt[r * nr + j];
                                 }
                             }
                     }
@@ -166,12 +168,17 @@ public static unsafe class Gemm
         }
     }
 
-    // C[8, 32] += Apack[kc][8] · Bpack[kc][32]; 16 zmm accumulators.
+    // C[8, 32] = C + Apack[kc][8] · Bpack[kc][32]; 16 zmm accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Micro512(float* a, float* b, int kc, float* c, int ldc)
     {
-        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
-        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        // Accumulators start from C, so every element is C + Σ_k in ascending k with one FMA per term: the same
+        // rounding as the scalar FMA reference (bit-identical), across K panels too.
+        float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
+        Vector512<float> c00 = Vector512.Load(r0), c01 = Vector512.Load(r0 + 16), c10 = Vector512.Load(r1), c11 = Vector512.Load(r1 + 16);
+        Vector512<float> c20 = Vector512.Load(r2), c21 = Vector512.Load(r2 + 16), c30 = Vector512.Load(r3), c31 = Vector512.Load(r3 + 16);
+        Vector512<float> c40 = Vector512.Load(r4), c41 = Vector512.Load(r4 + 16), c50 = Vector512.Load(r5), c51 = Vector512.Load(r5 + 16);
+        Vector512<float> c60 = Vector512.Load(r6), c61 = Vector512.Load(r6 + 16), c70 = Vector512.Load(r7), c71 = Vector512.Load(r7 + 16);
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
@@ -186,23 +193,20 @@ public static unsafe class Gemm
             av = Vector512.Create(a[7]); c70 = Vector512.FusedMultiplyAdd(av, b0, c70); c71 = Vector512.FusedMultiplyAdd(av, b1, c71);
             a += 8; b += 32;
         }
-        static void St(float* p, Vector512<float> v) => Vector512.Store(Vector512.Load(p) + v, p);
-        St(c, c00); St(c + 16, c01); c += ldc;
-        St(c, c10); St(c + 16, c11); c += ldc;
-        St(c, c20); St(c + 16, c21); c += ldc;
-        St(c, c30); St(c + 16, c31); c += ldc;
-        St(c, c40); St(c + 16, c41); c += ldc;
-        St(c, c50); St(c + 16, c51); c += ldc;
-        St(c, c60); St(c + 16, c61); c += ldc;
-        St(c, c70); St(c + 16, c71);
+        c00.Store(r0); c01.Store(r0 + 16); c10.Store(r1); c11.Store(r1 + 16);
+        c20.Store(r2); c21.Store(r2 + 16); c30.Store(r3); c31.Store(r3 + 16);
+        c40.Store(r4); c41.Store(r4 + 16); c50.Store(r5); c51.Store(r5 + 16);
+        c60.Store(r6); c61.Store(r6 + 16); c70.Store(r7); c71.Store(r7 + 16);
     }
 
-    // C[6, 16] += Apack[kc][6] · Bpack[kc][16]; 12 ymm accumulators.
+    // C[6, 16] = C + Apack[kc][6] · Bpack[kc][16]; 12 ymm accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     static void Micro256(float* a, float* b, int kc, float* c, int ldc)
     {
-        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
-        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc;
+        Vector256<float> c00 = Vector256.Load(r0), c01 = Vector256.Load(r0 + 8), c10 = Vector256.Load(r1), c11 = Vector256.Load(r1 + 8);
+        Vector256<float> c20 = Vector256.Load(r2), c21 = Vector256.Load(r2 + 8), c30 = Vector256.Load(r3), c31 = Vector256.Load(r3 + 8);
+        Vector256<float> c40 = Vector256.Load(r4), c41 = Vector256.Load(r4 + 8), c50 = Vector256.Load(r5), c51 = Vector256.Load(r5 + 8);
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);
@@ -215,12 +219,7 @@ public static unsafe class Gemm
             av = Vector256.Create(a[5]); c50 = Vector256.FusedMultiplyAdd(av, b0, c50); c51 = Vector256.FusedMultiplyAdd(av, b1, c51);
             a += 6; b += 16;
         }
-        static void St(float* p, Vector256<float> v) => Vector256.Store(Vector256.Load(p) + v, p);
-        St(c, c00); St(c + 8, c01); c += ldc;
-        St(c, c10); St(c + 8, c11); c += ldc;
-        St(c, c20); St(c + 8, c21); c += ldc;
-        St(c, c30); St(c + 8, c31); c += ldc;
-        St(c, c40); St(c + 8, c41); c += ldc;
-        St(c, c50); St(c + 8, c51);
+        c00.Store(r0); c01.Store(r0 + 8); c10.Store(r1); c11.Store(r1 + 8); c20.Store(r2); c21.Store(r2 + 8);
+        c30.Store(r3); c31.Store(r3 + 8); c40.Store(r4); c41.Store(r4 + 8); c50.Store(r5); c51.Store(r5 + 8);
     }
 }
