@@ -60,6 +60,10 @@ internal static class BenchCommand
         int vocab = m.Config.VocabSize;
         var prompt = Enumerable.Range(0, promptLen).Select(_ => rng.Next(vocab)).ToArray();
         var prefill = new double[runs]; var decode = new double[runs]; var ttft = new double[runs];
+        // CPU share: process CPU time / (wall time × threads). On a shared machine it says how much of the requested
+        // cores the run actually got (workers spin briefly between products, so 100% is the ceiling, not a target).
+        var cpuShare = new double[runs];
+        using var self = Process.GetCurrentProcess();
         using (var ctx = m.CreateContext(threads, chunk))
         {
             // warm-up: JIT and page the weights in (every matrix is read once by a short prefill + decode)
@@ -69,6 +73,8 @@ internal static class BenchCommand
             for (int r = 0; r < runs; r++)
             {
                 var state = m.CreateState();
+                self.Refresh();
+                var cpu0 = self.TotalProcessorTime;
                 long t0 = Stopwatch.GetTimestamp();
                 int next = ArgMax(ctx.Prefill(prompt, state));
                 double tPrefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
@@ -77,7 +83,9 @@ internal static class BenchCommand
                 long t1 = Stopwatch.GetTimestamp();
                 for (int i = 0; i < genLen; i++) next = ArgMax(ctx.Decode(next, state));
                 decode[r] = genLen / Stopwatch.GetElapsedTime(t1).TotalSeconds;
-                Console.Error.WriteLine($"run {r + 1}/{runs}: prefill {prefill[r]:F2} tok/s ({tPrefill:F2} s), decode {decode[r]:F2} tok/s");
+                self.Refresh();
+                cpuShare[r] = (self.TotalProcessorTime - cpu0).TotalSeconds / (Stopwatch.GetElapsedTime(t0).TotalSeconds * threads);
+                Console.Error.WriteLine($"run {r + 1}/{runs}: prefill {prefill[r]:F2} tok/s ({tPrefill:F2} s), decode {decode[r]:F2} tok/s, CPU share {cpuShare[r]:P0}");
             }
         }
         double peakRss = CommonOptions.PeakRssMiB();   // read before the bandwidth probe adds its 1 GiB buffer
@@ -104,6 +112,7 @@ internal static class BenchCommand
             Stat(w, "prefill_tok_s", prefill);
             Stat(w, "decode_tok_s", decode);
             Stat(w, "ttft_ms", ttft);
+            Stat(w, "cpu_share", cpuShare);
             w.WriteNumber("peak_rss_mib", Math.Round(peakRss, 1));
             w.WriteNumber("weight_bytes_per_token", bytesPerToken);
             w.WriteNumber("effective_gb_s", Math.Round(effective / 1e9, 3));
@@ -126,6 +135,7 @@ internal static class BenchCommand
         Console.WriteLine($"weights/token   {CommonOptions.FormatBytes(bytesPerToken)}");
         Console.WriteLine($"effective read  {effective / 1e9:F2} GB/s = {effective / bw.BestBytesPerSecond:P0} of the measured bandwidth " +
             $"({bw.BestBytesPerSecond / 1e9:F2} GB/s best, {bw.MedianBytesPerSecond / 1e9:F2} median, {threads} threads)");
+        Console.WriteLine($"CPU share       {Fmt(cpuShare.Select(c => c * 100).ToArray(), "F0")} % of {threads} cores (process CPU time / wall time)");
         Console.WriteLine($"load average    {loadBefore} (before) / {loadAfter} (after)");
     }
 

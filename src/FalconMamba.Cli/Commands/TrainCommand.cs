@@ -141,6 +141,12 @@ internal static class TrainCommand
         return 0;
     }
 
+    // Progress<T> posts to the thread pool, so its last report could land after the summary line; this one reports inline.
+    sealed class SyncProgress(Action<long> report) : IProgress<long>
+    {
+        public void Report(long value) => report(value);
+    }
+
     /// <summary>Token streams for training and validation: .tok shards read directly, text tokenized once into {output}/data (reused while inputs are unchanged).</summary>
     static (int[] Train, int[] Valid) LoadData(TrainConfig cfg, Tokenizer tok, int eos)
     {
@@ -166,7 +172,7 @@ internal static class TrainCommand
                 {
                     if (Directory.Exists(dir)) foreach (var old in Directory.GetFiles(dir, prefix + "*.tok")) File.Delete(old);
                     var sw = Stopwatch.StartNew();
-                    var progress = new Progress<long>(n => Console.Error.Write($"\rtokenizing {prefix}: {n:N0} documents"));
+                    var progress = new SyncProgress(n => Console.Error.Write($"\rtokenizing {prefix}: {n:N0} documents"));
                     var res = TokenShards.Prepare(tok, texts.SelectMany(TokenShards.ReadDocuments), dir, prefix, eos, every, progress: progress);
                     Console.Error.WriteLine($"\rtokenized {prefix}: {res.TrainTokens:N0} + {res.ValidTokens:N0} held-out tokens in {sw.Elapsed.TotalSeconds:F1} s");
                     File.WriteAllText(manifest, key);

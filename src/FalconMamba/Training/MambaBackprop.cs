@@ -1,6 +1,6 @@
+using System.Runtime.Intrinsics;
 using FalconMamba.Kernels;
 using FalconMamba.Model;
-using System.Runtime.Intrinsics;
 
 namespace FalconMamba.Training;
 
@@ -345,16 +345,46 @@ public sealed class MambaBackprop
                                 float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], gy = dy[row * e + c];
                                 gDc += gy * xv;
                                 float gx = gy * dSkip[c], gdl = 0;
-                                for (int j = 0; j < n; j++)
+                                int j = 0;
+                                if (Vector256.IsHardwareAccelerated && n >= 8)
+                                {
+                                    // the loop below, eight states at a time; lanes summed at the end (fixed order)
+                                    var vgdl = Vector256<float>.Zero; var vgx = Vector256<float>.Zero;
+                                    var vgy = Vector256.Create(gy); var vdl = Vector256.Create(dl); var vxv = Vector256.Create(xv); var vdlxv = Vector256.Create(dl * xv);
+                                    for (; j + 8 <= n; j += 8)
+                                    {
+                                        var bj = Vector256.Create(dbn.AsSpan(o + r + j, 8));
+                                        var cj = Vector256.Create(dbn.AsSpan(o + r + n + j, 8));
+                                        var dh = Vector256.FusedMultiplyAdd(vgy, cj, Vector256.Create(dhs.AsSpan(j, 8)));
+                                        var ht = Vector256.Create(hs.AsSpan(hi + j, 8));
+                                        var hp = Vector256.Create(hs.AsSpan(hi - n + j, 8));
+                                        var dA = Vector256.Create(das.AsSpan((t - t0) * n + j, 8));
+                                        var av = Vector256.Create(aa.AsSpan(j, 8));
+                                        var cSlot = dBC.AsSpan(bo + n + j, 8);
+                                        Vector256.FusedMultiplyAdd(vgy, ht, Vector256.Create((ReadOnlySpan<float>)cSlot)).CopyTo(cSlot);
+                                        var gdA = dh * hp * dA;
+                                        vgdl = Vector256.FusedMultiplyAdd(gdA, av, vgdl);
+                                        vgdl = Vector256.FusedMultiplyAdd(dh * bj, vxv, vgdl);
+                                        var gAs = gA.AsSpan(j, 8);
+                                        Vector256.FusedMultiplyAdd(gdA, vdl, Vector256.Create((ReadOnlySpan<float>)gAs)).CopyTo(gAs);
+                                        var bSlot = dBC.AsSpan(bo + j, 8);
+                                        Vector256.FusedMultiplyAdd(dh, vdlxv, Vector256.Create((ReadOnlySpan<float>)bSlot)).CopyTo(bSlot);
+                                        vgx = Vector256.FusedMultiplyAdd(dh * vdl, bj, vgx);
+                                        (dh * dA).CopyTo(dhs.AsSpan(j, 8));
+                                    }
+                                    gdl += Vector256.Sum(vgdl);
+                                    gx += Vector256.Sum(vgx);
+                                }
+                                for (; j < n; j++)
                                 {
                                     float bj = dbn[o + r + j];
                                     dhs[j] += gy * dbn[o + r + n + j];              // y_t = Σ h_t C_t
                                     dBC[bo + n + j] += gy * hs[hi + j];             // dC
                                     float dA = das[(t - t0) * n + j];
-                                    float gdA = dhs[j] * hs[hi - n + j];           // h_t = dA·h_{t-1} + Δ·B·x
-                                    gdl += gdA * dA * aa[j] + dhs[j] * bj * xv;
-                                    gA[j] += gdA * dA * dl;
-                                    dBC[bo + j] += dhs[j] * dl * xv;                // dB
+                                    float gdA = dhs[j] * hs[hi - n + j] * dA;       // h_t = dA·h_{t-1} + Δ·B·x
+                                    gdl += gdA * aa[j] + dhs[j] * bj * xv;
+                                    gA[j] += gdA * dl;
+                                    dBC[bo + j] += dhs[j] * (dl * xv);              // dB
                                     gx += dhs[j] * dl * bj;
                                     dhs[j] *= dA;                                   // to h_{t-1}
                                 }

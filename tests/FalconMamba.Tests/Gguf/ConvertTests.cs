@@ -73,6 +73,26 @@ public class ConvertTests
         Directory.Delete(dir, true);
     }
 
+    [Theory]
+    [InlineData(FalconMamba.Kernels.TensorType.Q8_0)]
+    [InlineData(FalconMamba.Kernels.TensorType.Q4_K)]
+    public void QuantizeAtLoadEqualsLoadingTheConvertedGguf(FalconMamba.Kernels.TensorType type)
+    {
+        // mixer_rms_eps = layer_norm_epsilon: what the GGUF loader uses (llama.cpp semantics), so both paths run the same math
+        var config = TestModel.MakeConfig(d: 256, e: 512, n: 16, r: 32, v: 300, layers: 1) with { MixerRmsEps = 1e-5 };
+        var tm = new TestModel(config, seed: 6);
+        string dir = TestPaths.NewTempDir();
+        string gguf = GgufTestFiles.Write(tm, type, dir);
+        int[] tokens = [1, 2, 3, 250, 17, 99];
+        var fromGguf = GgufTestFiles.EngineLogits(gguf, tokens, oneAtATime: false);
+        using var m = MambaModel.Load(Path.Combine(dir, "hf"), new ModelLoadOptions { Quantize = type });
+        Assert.Equal(type, m.Weights.Layers[0].InProj.Type);
+        using var ctx = m.CreateContext(threads: 2, chunkSize: 5);
+        var state = m.CreateState();
+        ctx.Score(tokens, state, (pos, logits) => Assert.Equal(fromGguf[pos], logits.ToArray()));
+        Directory.Delete(dir, true);
+    }
+
     [Fact]
     public void BadArgumentsGiveOneLineErrors()
     {

@@ -85,17 +85,19 @@ public static class GgufModelWriter
         g.Write(path, progress);
     }
 
-    /// <summary>Streams a matrix row by row: dequantize (or copy) the stored row, re-encode as <paramref name="t"/>.</summary>
+    /// <summary>
+    /// Streams a matrix in chunks of rows: each row is dequantized (or copied) and re-encoded as <paramref name="t"/>, rows
+    /// of a chunk in parallel (they are independent), chunks written in order.
+    /// </summary>
     static void WriteMatrix(Stream s, WeightMatrix m, TensorType t)
     {
         int rowBytes = (int)BlockFormats.RowBytes(t, m.Cols);
-        int rowsPerChunk = Math.Max(1, (1 << 22) / rowBytes);
-        var row = new float[m.Cols];
-        var buf = new byte[rowsPerChunk * rowBytes];
+        int rowsPerChunk = Math.Max(1, (1 << 24) / rowBytes);
+        var buf = new byte[(long)Math.Min(rowsPerChunk, m.Rows) * rowBytes];
         for (int r0 = 0; r0 < m.Rows; r0 += rowsPerChunk)
         {
             int rows = Math.Min(rowsPerChunk, m.Rows - r0);
-            for (int i = 0; i < rows; i++)
+            Parallel.For(0, rows, () => new float[m.Cols], (i, _, row) =>
             {
                 var dst = buf.AsSpan(i * rowBytes, rowBytes);
                 if (m.Type == t && m is QuantizedMatrix qm) qm.Row(r0 + i).CopyTo(dst);  // same block type: copy bytes
@@ -104,7 +106,8 @@ public static class GgufModelWriter
                     m.DequantizeRow(r0 + i, row);
                     Quantizers.QuantizeRow(t, row, dst);
                 }
-            }
+                return row;
+            }, _ => { });
             s.Write(buf, 0, rows * rowBytes);
         }
     }

@@ -114,6 +114,21 @@ public abstract unsafe class QuantizedMatrix : NativeWeightMatrix
         _ => new BlockMatrix(type, data, rows, cols),
     };
 
+    /// <summary>Re-encodes any matrix as <paramref name="type"/>, row by row (rows in parallel); no f32 copy of the whole matrix.</summary>
+    public static WeightMatrix Quantize(TensorType type, WeightMatrix source)
+    {
+        var (bs, ts) = BlockFormats.Geometry(type);
+        int rowBytes = source.Cols / bs * ts;
+        var bytes = new byte[(long)source.Rows * rowBytes];
+        Parallel.For(0, source.Rows, () => new float[source.Cols], (r, _, row) =>
+        {
+            source.DequantizeRow(r, row);
+            Quantizers.QuantizeRow(type, row, bytes.AsSpan((int)((long)r * rowBytes), rowBytes));
+            return row;
+        }, _ => { });
+        return Create(type, bytes, source.Rows, source.Cols);
+    }
+
     /// <summary>Quantizes an f32 matrix [rows, cols] to <paramref name="type"/> (llama.cpp reference quantizers).</summary>
     public static WeightMatrix Quantize(TensorType type, ReadOnlySpan<float> values, int rows, int cols)
     {

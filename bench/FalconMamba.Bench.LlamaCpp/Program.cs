@@ -1,0 +1,74 @@
+using System.Diagnostics;
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+// `FalconMamba.Bench.LlamaCpp --model FILE.gguf [--threads N] [--prompt 512] [--gen 32] [--runs 3] [--seed 1]`
+// The protocol of `falcon-mamba bench`: random prompt ids (the same generator and seed), one prefill batch with the
+// logits of the last position only, then greedy decode one token per llama_decode call; a fresh context per run
+// (created outside the timed region); median and min–max over runs.
+string Arg(string name, string def)
+{
+    int i = Array.IndexOf(args, name);
+    return i >= 0 && i + 1 < args.Length ? args[i + 1] : def;
+}
+if (args.Length == 0 || Array.IndexOf(args, "--model") < 0)
+{
+    Console.Error.WriteLine("usage: FalconMamba.Bench.LlamaCpp --model FILE.gguf [--threads N] [--prompt 512] [--gen 32] [--runs 3] [--seed 1]");
+    return 2;
+}
+string path = Arg("--model", "");
+int threads = int.Parse(Arg("--threads", Environment.ProcessorCount.ToString()));
+int promptLen = int.Parse(Arg("--prompt", "512")), genLen = int.Parse(Arg("--gen", "32")), runs = int.Parse(Arg("--runs", "3")), seed = int.Parse(Arg("--seed", "1"));
+
+NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+NativeApi.llama_empty_call();
+var p = new ModelParams(path)
+{
+    ContextSize = (uint)(promptLen + genLen + 8),
+    BatchSize = (uint)promptLen,
+    UBatchSize = (uint)promptLen,
+    Threads = threads,
+    BatchThreads = threads,
+    GpuLayerCount = 0,
+};
+Console.Error.WriteLine($"loading {path} ...");
+using var weights = LLamaWeights.LoadFromFile(p);
+int vocab = weights.Vocab.Count;
+var rng = new Random(seed);
+var prompt = Enumerable.Range(0, promptLen).Select(_ => rng.Next(vocab)).ToArray();
+var prefill = new List<double>(); var decode = new List<double>();
+for (int r = -1; r < runs; r++)   // run −1: warm-up (pages the weights in), not reported
+{
+    using var ctx = weights.CreateContext(p);
+    var batch = new LLamaBatch();
+    for (int i = 0; i < promptLen; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == promptLen - 1);
+    long t0 = Stopwatch.GetTimestamp();
+    Check(ctx.Decode(batch));
+    int next = ArgMax(ctx.NativeHandle.GetLogitsIth(promptLen - 1)[..vocab]);
+    double tPrefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+    long t1 = Stopwatch.GetTimestamp();
+    int gen = r < 0 ? 2 : genLen;
+    for (int i = 0; i < gen; i++)
+    {
+        batch.Clear();
+        batch.Add(next, promptLen + i, LLamaSeqId.Zero, true);
+        Check(ctx.Decode(batch));
+        next = ArgMax(ctx.NativeHandle.GetLogitsIth(0)[..vocab]);
+    }
+    double tDecode = Stopwatch.GetElapsedTime(t1).TotalSeconds;
+    if (r < 0) continue;
+    prefill.Add(promptLen / tPrefill);
+    decode.Add(genLen / tDecode);
+    Console.Error.WriteLine($"run {r + 1}/{runs}: prefill {prefill[^1]:F2} tok/s ({tPrefill:F2} s), decode {decode[^1]:F2} tok/s");
+}
+string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+Console.WriteLine($"llama.cpp (LLamaSharp {typeof(LLamaWeights).Assembly.GetName().Version}) {path}, threads {threads}, prompt {promptLen}, gen {genLen}, runs {runs}");
+Console.WriteLine($"prefill  {Median(prefill):F2} tok/s (min {prefill.Min():F2}, max {prefill.Max():F2})");
+Console.WriteLine($"decode   {Median(decode):F2} tok/s (min {decode.Min():F2}, max {decode.Max():F2})");
+Console.WriteLine($"load average {load}");
+return 0;
+
+static double Median(List<double> v) { var s = v.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
+static int ArgMax(ReadOnlySpan<float> v) { int b = 0; for (int i = 1; i < v.Length; i++) if (v[i] > v[b]) b = i; return b; }
+static void Check(DecodeResult r) { if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed: {r}"); }
