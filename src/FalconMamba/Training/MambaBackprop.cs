@@ -126,7 +126,7 @@ public sealed class MambaBackprop
         // y = RMSNorm_f(h_L)
         RmsNormRows(_hFinal, p[MambaParameters.NormFName], _yF, _rstdF, m, d, (float)_c.LayerNormEpsilon);
         var head = _c.TieWordEmbeddings ? emb : p[MambaParameters.LmHeadName];
-        float[]? dy = grads != null ? new float[m * d] : null;
+        float[]? dy = grads != null ? Scratch("dyF", m * d, false) : null;
         float[]? dHead = grads == null ? null : _c.TieWordEmbeddings ? grads[MambaParameters.EmbeddingName] : grads[MambaParameters.LmHeadName];
         long tc = Tick();
         double loss = CrossEntropy(head, targets, dy, dHead, gradScale);
@@ -134,7 +134,7 @@ public sealed class MambaBackprop
         if (grads == null) return loss;
 
         // backward: norm_f, then the layers in reverse (residual: dh passes straight through and collects dMixer·…)
-        var dh = new float[m * d];
+        var dh = Scratch("dh", m * d, true);
         RmsNormBackward(_hFinal, p[MambaParameters.NormFName], _rstdF, dy!, dh, grads[MambaParameters.NormFName], m, d);
         for (int l = _layers.Length - 1; l >= 0; l--) LayerBackward(p, grads, l, _layers[l], dh);
         // embedding: dEmb[id] += dh⁰ (serial over rows: fixed order for repeated ids)
@@ -205,42 +205,42 @@ public sealed class MambaBackprop
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
         long ts = Tick();
-        // Units per sequence: v8 groups of 8 channels (ScanVector8), then the channels left over one by one (scalar).
+        // Units per sequence: v8 groups of 8 channels (ScanVector8, lanes = channels), then the channels left over one by
+        // one (scalar; exp via DecayFactors, as in their backward recompute).
         int v8 = VectorScan ? e / 8 : 0, units = v8 + (e - 8 * v8);
         var aT = v8 > 0 ? ATransposed(aLog, e, n) : [];
+        float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
         Par.For(_pool, _b * units, (w0, w1) =>
         {
-            Span<float> hs = stackalloc float[n];
-            Span<float> aa = stackalloc float[n];
-            Span<float> da = stackalloc float[n];
+            var h = new float[n];
+            var aa = new float[n];
+            var da = new float[n];
             for (int w = w0; w < w1; w++)
             {
                 int s = w / units, u = w % units;
                 if (u < v8)
                 {
-                    ScanVector8.Forward(8 * u, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aT, dSkip, a.Y, a.Hb, s * e * chunks * n, chunks);
+                    ScanVector8.Forward(8 * u, s * T, T, e, n, L, xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
                     continue;
                 }
                 int c = 8 * v8 + (u - v8);
-                hs.Clear();
+                Array.Clear(h);
                 for (int j = 0; j < n; j++) aa[j] = -MathF.Exp(aLog[c * n + j]);
-                long hb = ((long)s * e + c) * chunks * n;
                 for (int t = 0; t < T; t++)
                 {
-                    if (t % L == 0) hs.CopyTo(a.Hb.AsSpan((int)(hb + t / L * n), n));
                     int row = s * T + t, o = row * xw;
-                    float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], acc = 0;
-                    System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
-                    System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
+                    if (t % L == 0) h.CopyTo(hbAll.AsSpan((int)(((long)s * e + c) * chunks * n + t / L * n), n));
+                    float dl = delta[row * e + c], xv = xs[row * e + c], acc = 0;
+                    DecayFactors(dl, aa, da);
                     for (int j = 0; j < n; j++)
                     {
-                        hs[j] = da[j] * hs[j] + dl * dbn[o + r + j] * xv;
-                        acc += hs[j] * dbn[o + r + n + j];
+                        h[j] = da[j] * h[j] + dl * dbn[o + r + j] * xv;
+                        acc += h[j] * dbn[o + r + n + j];
                     }
-                    a.Y[row * e + c] = acc + dSkip[c] * xv;
+                    y[row * e + c] = acc + dSkip[c] * xv;
                 }
             }
-        }, grain: 1);
+        });
         Tock(1, ts);
         // gate: yg = y·SiLU(z); out = yg·W_outᵀ; h_{l+1} = h_l + out
         Par.For(_pool, m, (r0, r1) =>
@@ -263,11 +263,11 @@ public sealed class MambaBackprop
         int T = _t;
         string pre = $"backbone.layers.{l}.";
         // out_proj: dW_out += dhᵀ·yg, dyg = dh·W_out
-        var dyg = new float[m * e];
+        var dyg = Scratch("dyg", m * e, false);
         LinearBackward(dh, a.Yg, p[pre + "mixer.out_proj.weight"], g[pre + "mixer.out_proj.weight"], _c.UseBias ? g[pre + "mixer.out_proj.bias"] : null, dyg, m, e, d);
         // gate: dy = dyg·SiLU(z), dz = dyg·y·SiLU'(z)
-        var dy = new float[m * e];
-        var dxz = new float[m * 2 * e];
+        var dy = Scratch("dy", m * e, false);
+        var dxz = Scratch("dxz", m * 2 * e, true);
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
@@ -284,9 +284,9 @@ public sealed class MambaBackprop
         var dSkip = p[pre + "mixer.D"];
         var gALog = g[pre + "mixer.A_log"];
         var gD = g[pre + "mixer.D"];
-        var dDelta = new float[m * e];
-        var dXs = new float[m * e];
-        var dBC = new float[Groups * m * 2 * n];   // per channel group: [M, 2N] partial dB | dC
+        var dDelta = Scratch("dDelta", m * e, false);
+        var dXs = Scratch("dXs", m * e, false);
+        var dBC = Scratch("dBC", Groups * m * 2 * n, true);   // per channel group: [M, 2N] partial dB | dC
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
         long ts = Tick();
         var aTb = VectorScan ? ATransposed(aLog, e, n) : [];
@@ -335,8 +335,7 @@ public sealed class MambaBackprop
                                 int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
                                 float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
                                 var da = das.AsSpan((t - t0) * n, n);
-                                System.Numerics.Tensors.TensorPrimitives.Multiply(aa, dl, da);
-                                System.Numerics.Tensors.TensorPrimitives.Exp(da, da);
+                                DecayFactors(dl, aa, da);
                                 for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
                             }
                             for (int t = t1 - 1; t >= t0; t--)
@@ -401,7 +400,7 @@ public sealed class MambaBackprop
         });
         Tock(2, ts);
         // d(dbl normed): dt part from dt_proj backward, B/C from the group partials (summed in group order)
-        var dDbn = new float[m * xw];
+        var dDbn = Scratch("dDbn", m * xw, true);
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
@@ -417,16 +416,16 @@ public sealed class MambaBackprop
             for (int i = i0; i < i1; i++) { float v = a.DtRaw[i]; dDelta[i] *= v > 20 ? 1 : 1 / (1 + MathF.Exp(-v)); }
         }, grain: 1024);
         // dt_proj: dW_dt += dDtRawᵀ·dt, db += Σ dDtRaw, d(dt) = dDtRaw·W_dt (into the first R columns of dDbn)
-        var dtIn = new float[m * r];
+        var dtIn = Scratch("dtIn", m * r, false);
         for (int row = 0; row < m; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r);
-        var dDt = new float[m * r];
+        var dDt = Scratch("dDt", m * r, false);
         LinearBackward(dDelta, dtIn, p[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.bias"], dDt, m, r, e);
         for (int row = 0; row < m; row++) for (int j = 0; j < r; j++) dDbn[row * xw + j] += dDt[row * r + j];
         // weightless norms (Falcon): dx = rstd·(dy − x̂·mean(dy·x̂))
         var dDbl = dDbn;
         if (_c.UseBcdtRms)
         {
-            dDbl = new float[m * xw];
+            dDbl = Scratch("dDbl", m * xw, false);
             for (int row = 0; row < m; row++)
             {
                 int o = row * xw;
@@ -436,7 +435,7 @@ public sealed class MambaBackprop
             }
         }
         // x_proj: dW_x += dDblᵀ·xs, dxs += dDbl·W_x
-        var dXs2 = new float[m * e];
+        var dXs2 = Scratch("dXs2", m * e, false);
         LinearBackward(dDbl, a.Xs, p[pre + "mixer.x_proj.weight"], g[pre + "mixer.x_proj.weight"], null, dXs2, m, e, xw);
         // SiLU: dxc = dxs·SiLU'(xc)
         var dXc = dXs;
@@ -476,7 +475,7 @@ public sealed class MambaBackprop
             }
         }, grain: 8);
         // in_proj: dW_in += dxzᵀ·u, du = dxz·W_in
-        var du = new float[m * d];
+        var du = Scratch("du", m * d, false);
         LinearBackward(dxz, a.U, p[pre + "mixer.in_proj.weight"], g[pre + "mixer.in_proj.weight"], _c.UseBias ? g[pre + "mixer.in_proj.bias"] : null, du, m, d, 2 * e);
         // block norm: dh += RMSNorm'ᵀ·du (the residual path already carries dh)
         RmsNormBackward(a.H, p[pre + "norm.weight"], a.Rstd, du, dh, g[pre + "norm.weight"], m, d);
@@ -486,13 +485,13 @@ public sealed class MambaBackprop
     double CrossEntropy(float[] head, int[] targets, float[]? dy, float[]? dHead, float scale)
     {
         int m = _m, d = _c.HiddenSize, v = _c.VocabSize, rows = Math.Min(LossChunk, m);
-        var headT = new float[(long)d * v];
+        var headT = Scratch("headT", d * v, false);
         Gemm.Transpose(head, headT, v, d, _pool);
-        var x = new float[rows * d];
-        var logits = new float[rows * v];
+        var x = Scratch("ceX", rows * d, false);
+        var logits = Scratch("logits", rows * v, false);
         var lossRow = new double[rows];
-        float[]? logitsT = dy != null ? new float[v * rows] : null;
-        float[]? dx = dy != null ? new float[rows * d] : null;
+        float[]? logitsT = dy != null ? Scratch("logitsT", v * rows, false) : null;
+        float[]? dx = dy != null ? Scratch("ceDx", rows * d, false) : null;
         double total = 0;
         for (int r0 = 0; r0 < m; r0 += rows)
         {
@@ -536,13 +535,36 @@ public sealed class MambaBackprop
         return t;
     }
 
+    // Temporaries reused across layers and steps (one per purpose; each is used by one call at a time). Buffers that are
+    // accumulated into are cleared; the others are fully overwritten before they are read.
+    readonly Dictionary<(string, int), float[]> _scratch = new();
+    float[] Scratch(string key, int length, bool zero)
+    {
+        if (!_scratch.TryGetValue((key, length), out var buf)) _scratch[(key, length)] = buf = new float[length];
+        else if (zero) Array.Clear(buf);
+        return buf;
+    }
+
+    /// <summary>dA[j] = exp(Δ·A[j]) (ZOH discretisation); forward and the backward recompute share it, so h is recomputed exactly.</summary>
+    static void DecayFactors(float dl, ReadOnlySpan<float> aa, Span<float> dst)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vd = Vector256.Create(dl);
+            for (; j + 8 <= aa.Length; j += 8) Vector256.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
+        }
+        for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
+    }
+
+
     static float Softplus(float v) => v > 20 ? v : MathF.Log(1 + MathF.Exp(v));
 
     /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
         long t0 = Tick();
-        var wt = new float[i * o];
+        var wt = Scratch("wt", i * o, false);
         Gemm.Transpose(w, wt, o, i, _pool);
         Gemm.MatMul(x, wt, y, m, i, o, false, _pool);
         if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
@@ -552,7 +574,7 @@ public sealed class MambaBackprop
     // x rows with stride xs (the first i columns used)
     void LinearStrided(float[] x, int xs, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
-        var xc = new float[m * i];
+        var xc = Scratch("xStrided", m * i, false);
         for (int row = 0; row < m; row++) Array.Copy(x, row * xs, xc, row * i, i);
         Linear(xc, w, b, y, m, i, o);
     }
@@ -561,7 +583,7 @@ public sealed class MambaBackprop
     void LinearBackward(float[] dy, float[] x, float[] w, float[] gw, float[]? gb, float[] dx, int m, int i, int o)
     {
         long t0 = Tick();
-        var dyT = new float[o * m];
+        var dyT = Scratch("dyT", o * m, false);
         Gemm.Transpose(dy, dyT, m, o, _pool);
         Gemm.MatMul(dyT, x, gw, o, m, i, true, _pool);
         if (gb != null)

@@ -61,7 +61,8 @@ public sealed class Trainer : IDisposable
     {
         var sw = Stopwatch.StartNew();
         int b = Config.BatchAt(Tokens), len = Config.LengthAt(Tokens);
-        double lr = Config.LrAt(Tokens, b);
+        // η at the tokens reached by the end of this step (as llm.c's (step+1)/warmup), so the first step does not run at η = 0
+        double lr = Config.LrAt(Tokens + (double)b * len, b);
         int micro = Config.MicroBatch > 0 ? Math.Min(Config.MicroBatch, b) : b;
         Gradients.Clear();
         double loss = 0;

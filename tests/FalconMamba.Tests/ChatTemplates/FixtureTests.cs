@@ -79,13 +79,14 @@ public class FixtureTests
 
     /// <summary>
     /// Fixtures/fuzz-*.json: seeded random templates (whitespace control; expressions with operators, filters, tests,
-    /// methods; statements with loops, break/continue, set blocks, namespaces, macros) rendered by Python Jinja2 in transformers' configuration (generate-fixtures/fuzz-fixtures.py).
+    /// methods; statements with loops, break/continue, set blocks, namespaces; macros with varargs/kwargs/caller) rendered by Python Jinja2 in transformers' configuration (generate-fixtures/fuzz-fixtures.py).
     /// One test per file, reporting how many cases match; error cases must raise a TemplateException.
     /// </summary>
     [Theory]
     [InlineData("fuzz-whitespace.json")]
     [InlineData("fuzz-expressions.json")]
     [InlineData("fuzz-statements.json")]
+    [InlineData("fuzz-macros.json")]
     public void FuzzFixturesRenderLikePythonJinja2(string file)
     {
         var cases = JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir, file)))!["cases"]!.AsArray();

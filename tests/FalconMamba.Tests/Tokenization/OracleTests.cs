@@ -125,7 +125,7 @@ public class OracleTests(ITestOutputHelper output)
             double ms = sw.Elapsed.TotalMilliseconds;
             Assert.Equal(rust.Encode(text).Select(x => (int)x).ToArray(), ours);
             output.WriteLine($"{name}: {ours.Length} tokens in {ms:F0} ms, identical to Rust");
-            Assert.True(ms < 5000, $"{name} took {ms:F0} ms");
+            Assert.True(ms < 60000, $"{name} took {ms:F0} ms: quadratic behaviour is back");   // loose: CI machines are shared; a quadratic path takes minutes
         }
     }
 }

@@ -126,7 +126,7 @@ internal sealed class Interpreter
             }
             items.Add(item);
         }
-        var loop = new LoopContext(items, scope.TryGet("loop", out var outer) && outer is LoopContext lc ? lc.Depth + 1 : 1);
+        var loop = new LoopContext(items, depth: 1); // depth counts recursive loops only (not supported), not nesting
         // jinja2 visit_For clears its "no iteration" flag at the end of the body, so {% else %} also runs when
         // every iteration left early through break/continue.
         bool completedOne = false;
@@ -171,6 +171,12 @@ internal sealed class Interpreter
         if (++_callDepth > MaxCallDepth) throw new TemplateRuntimeError($"macro '{m.Name}' recursed more than {MaxCallDepth} levels");
         try
         {
+            if (!m.CatchVarargs && args.Positional.Count > m.Parameters.Length)
+                throw new TemplateRuntimeError($"macro '{m.Name}' takes not more than {m.Parameters.Length} argument(s)");
+            if (!m.CatchKwargs)
+                foreach (var k in args.Keywords.Keys)
+                    if (!m.Parameters.Any(p => p.Name == k)) throw new TemplateRuntimeError($"macro '{m.Name}' takes no keyword argument '{k}'");
+            if (caller != null && !m.CatchCaller) throw new TemplateRuntimeError($"macro '{m.Name}' takes no keyword argument 'caller'");
             var scope = new Scope(m.Closure);
             int i = 0;
             foreach (var p in m.Parameters)

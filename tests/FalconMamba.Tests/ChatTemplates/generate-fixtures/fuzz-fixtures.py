@@ -125,6 +125,46 @@ def stmts(d, in_loop):
     return "".join(stmt(d, in_loop) for _ in range(random.randint(1, 4)))
 
 
+# ---- macros: defaults, varargs/kwargs, caller with arguments, call blocks, loop attributes seen from callers ----
+def mval():
+    return random.choice(["1", "'s'", "a", "b", "c", "loop.index", "loop.revindex", "loop.revindex0", "loop.length", "loop.previtem",
+                          "loop.nextitem", "loop.depth", "loop.cycle('p', 'q')", "varargs | length", "kwargs", "caller is defined",
+                          "(a | string) + 'x'", "ns.n", "k", "w"])
+
+
+def mstmt(d, in_loop, in_macro):
+    r = random.random()
+    if r < 0.25:
+        return "{{ " + mval() + " }}"
+    if r < 0.35:
+        return "{% set " + random.choice(["a", "b", "c"]) + " = " + mval() + " %}"
+    if r < 0.42:
+        return "{% set ns.n = " + mval() + " %}"
+    if r < 0.5:
+        args = random.choice(["", "1", "1, 2", "a=3", "1, c=4", "1, 2, 3", "b=5, z=6"])
+        return "{{ " + random.choice(["m1(", "m2(", "m3("]) + args + ") }}"
+    if r < 0.56 and in_macro:
+        return "{{ caller(" + random.choice(["", "1", "a"]) + ") if caller is defined else 'nc' }}"
+    if d < 3 and r < 0.66:
+        return "{% for " + random.choice(["k", "w", "a"]) + " in " + random.choice(["[1, 2, 3]", "'xy'", "l", "[]"]) + " %}" + mstmts(d + 1, True, in_macro) + "{% endfor %}"
+    if d < 3 and r < 0.74:
+        return ("{% call" + random.choice(["", "(w)", "(w, k=9)"]) + " " + random.choice(["m1", "m2", "m3"]) + "("
+                + random.choice(["", "7", "a=8"]) + ") %}" + mstmts(d + 1, False, True) + "{% endcall %}")
+    if d < 3 and r < 0.82:
+        return "{% if " + mval() + " %}" + mstmts(d + 1, in_loop, in_macro) + "{% else %}" + mstmts(d + 1, in_loop, in_macro) + "{% endif %}"
+    if r < 0.86 and in_loop:
+        return random.choice(["{% break %}", "{% continue %}"])
+    return random.choice([",", " "])
+
+
+def mstmts(d, in_loop, in_macro):
+    return "".join(mstmt(d, in_loop, in_macro) for _ in range(random.randint(1, 3)))
+
+
+MACROS = ("{% set ns = namespace(n=0) %}{% macro m1(a, b=2) %}[1:{{ a }},{{ b }},{{ c }}{{ caller() if caller is defined }}]{% endmacro %}"
+          "{% macro m2() %}[2:{{ varargs | join('/') }}{{ kwargs | dictsort | join('/') }}{{ caller(5) if caller is defined }}]{% endmacro %}"
+          "{% macro m3(a=1, c=none) %}[3:{{ a }}{{ c }}{% for k in [1, 2] %}{{ loop.index }}{% endfor %}]{% endmacro %}")
+
 VARS = {"x": 5, "y": 2.5, "s": "Hello World", "l": [1, 2, 3], "d": {"k": "v", "b": 2}}
 SKIP = re.compile(r"generator|object at 0x|dict_(items|keys|values)|reversed")
 
@@ -156,6 +196,9 @@ random.seed(20260103)
 write("fuzz-statements", "Random statements: for/else with break/continue, set, block set, namespace, macros, if/elif/else",
       ["{% set ns = namespace(n=0) %}{% macro m(v) %}<{{ v }}{{ a }}>{% endmacro %}" + stmts(0, False) for _ in range(500)],
       {"l": [3, 4]}, [])
+random.seed(20260104)
+write("fuzz-macros", "Random macro use: defaults, varargs/kwargs, call blocks with caller arguments, loop attributes",
+      [MACROS + mstmts(0, False, False) for _ in range(500)], {"l": [3, 4]}, [])
 random.seed(20260101)
 write("fuzz-whitespace", "Random nestings of whitespace control (-, +, trim_blocks, lstrip_blocks)",
       [gen_ws(0) + random.choice(["", "\n", "\n\n"]) for _ in range(400)], {}, [])
