@@ -21,6 +21,8 @@ public sealed class MambaBackprop
     readonly WorkerPool _pool;
     /// <summary>Steps of the scan between stored states (recompute granularity).</summary>
     public int ScanChunk { get; }
+    /// <summary>Scan 8 channels per Vector256 (<see cref="ScanVector8"/>); false runs the scalar loop for every channel.</summary>
+    public bool VectorScan { get; set; } = Vector256.IsHardwareAccelerated;
     /// <summary>Rows of logits materialised at once in the cross-entropy.</summary>
     public int LossChunk { get; }
     const int Groups = 16;   // fixed channel groups for the dB/dC reduction (independent of thread count)
@@ -203,37 +205,39 @@ public sealed class MambaBackprop
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
         long ts = Tick();
-        // work item = (sequence, block of 8 channels), walked time-major so each row's Δ, x and B/C are read once per block
-        const int CB = 8;
-        int blocks = (e + CB - 1) / CB;
+        // Units per sequence: v8 groups of 8 channels (ScanVector8, lanes = channels), then the channels left over one by
+        // one (scalar; exp via DecayFactors, as in their backward recompute).
+        int v8 = VectorScan ? e / 8 : 0, units = v8 + (e - 8 * v8);
+        var aT = v8 > 0 ? ATransposed(aLog, e, n) : [];
         float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
-        Par.For(_pool, _b * blocks, (w0, w1) =>
+        Par.For(_pool, _b * units, (w0, w1) =>
         {
-            var hs = new float[CB * n];
-            var aa = new float[CB * n];
+            var h = new float[n];
+            var aa = new float[n];
             var da = new float[n];
             for (int w = w0; w < w1; w++)
             {
-                int s = w / blocks, c0 = w % blocks * CB, cnt = Math.Min(CB, e - c0);
-                Array.Clear(hs);
-                for (int i = 0; i < cnt * n; i++) aa[i] = -MathF.Exp(aLog[c0 * n + i]);
+                int s = w / units, u = w % units;
+                if (u < v8)
+                {
+                    ScanVector8.Forward(8 * u, s * T, T, e, n, L, xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
+                    continue;
+                }
+                int c = 8 * v8 + (u - v8);
+                Array.Clear(h);
+                for (int j = 0; j < n; j++) aa[j] = -MathF.Exp(aLog[c * n + j]);
                 for (int t = 0; t < T; t++)
                 {
                     int row = s * T + t, o = row * xw;
-                    for (int ci = 0; ci < cnt; ci++)
+                    if (t % L == 0) h.CopyTo(hbAll.AsSpan((int)(((long)s * e + c) * chunks * n + t / L * n), n));
+                    float dl = delta[row * e + c], xv = xs[row * e + c], acc = 0;
+                    DecayFactors(dl, aa, da);
+                    for (int j = 0; j < n; j++)
                     {
-                        int c = c0 + ci;
-                        var h = hs.AsSpan(ci * n, n);
-                        if (t % L == 0) h.CopyTo(hbAll.AsSpan((int)(((long)s * e + c) * chunks * n + t / L * n), n));
-                        float dl = delta[row * e + c], xv = xs[row * e + c], acc = 0;
-                        DecayFactors(dl, aa.AsSpan(ci * n, n), da);
-                        for (int j = 0; j < n; j++)
-                        {
-                            h[j] = da[j] * h[j] + dl * dbn[o + r + j] * xv;
-                            acc += h[j] * dbn[o + r + n + j];
-                        }
-                        y[row * e + c] = acc + dSkip[c] * xv;
+                        h[j] = da[j] * h[j] + dl * dbn[o + r + j] * xv;
+                        acc += h[j] * dbn[o + r + n + j];
                     }
+                    y[row * e + c] = acc + dSkip[c] * xv;
                 }
             }
         });
@@ -285,6 +289,7 @@ public sealed class MambaBackprop
         var dBC = Scratch("dBC", Groups * m * 2 * n, true);   // per channel group: [M, 2N] partial dB | dC
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
         long ts = Tick();
+        var aTb = VectorScan ? ATransposed(aLog, e, n) : [];
         Par.For(_pool, Groups, (g0, g1) =>
         {
             var hs = new float[(L + 1) * n];
@@ -292,10 +297,27 @@ public sealed class MambaBackprop
             var dhs = new float[n];
             var aa = new float[n];
             var gA = new float[n];
+            var hv = VectorScan ? new Vector256<float>[(L + 1) * n] : [];
+            var ev = VectorScan ? new Vector256<float>[L * n] : [];
+            var dAv = VectorScan ? new Vector256<float>[n] : [];
             for (int grp = g0; grp < g1; grp++)
             {
                 int off = grp * m * 2 * n;
-                for (int c = grp * per; c < Math.Min(e, (grp + 1) * per); c++)
+                int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
+                for (int c8 = cg0; c8 < cv; c8 += 8)
+                {
+                    Array.Clear(dAv);
+                    var dDv = Vector256<float>.Zero;
+                    for (int s = 0; s < _b; s++)
+                        ScanVector8.Backward(c8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
+                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, ref dDv, hv, ev);
+                    for (int j8 = 0; j8 < 8; j8++)
+                    {
+                        gD[c8 + j8] += dDv[j8];
+                        for (int j = 0; j < n; j++) gALog[(c8 + j8) * n + j] += dAv[j][j8] * aTb[j * e + c8 + j8];
+                    }
+                }
+                for (int c = cv; c < cg1; c++)
                 {
                     for (int j = 0; j < n; j++) { aa[j] = -MathF.Exp(aLog[c * n + j]); gA[j] = 0; }
                     float gDc = 0;
@@ -505,6 +527,14 @@ public sealed class MambaBackprop
     }
 
     // ---------------------------------------------------------------- building blocks
+    /// <summary>A = −exp(A_log) transposed to [N, E] (the channel-vector scan loads 8 channels of one state index).</summary>
+    static float[] ATransposed(float[] aLog, int e, int n)
+    {
+        var t = new float[n * e];
+        for (int c = 0; c < e; c++) for (int j = 0; j < n; j++) t[j * e + c] = -MathF.Exp(aLog[c * n + j]);
+        return t;
+    }
+
     // Temporaries reused across layers and steps (one per purpose; each is used by one call at a time). Buffers that are
     // accumulated into are cleared; the others are fully overwritten before they are read.
     readonly Dictionary<(string, int), float[]> _scratch = new();

@@ -141,4 +141,30 @@ public class GradientTests
         Assert.Equal(l1, l4);
         for (int i = 0; i < p.Tensors.Count; i++) Assert.Equal(g1.Tensors[i].Data, g4.Tensors[i].Data);
     }
+
+    [Fact]
+    public void VectorScanMatchesTheScalarScanLoop()
+    {
+        // E = 136 over 16 fixed groups → 9 channels per group: one 8-channel vector block + one scalar channel in the
+        // backward, 17 vector blocks in the forward; T = 21 over scan chunks of 8.
+        var cfg = Tiny("falcon_mamba", false, d: 16, e: 136, n: 5, v: 40);
+        var p = MambaParameters.Initialize(cfg, 3);
+        var rng = new Random(6);
+        foreach (var t in p.Tensors) for (int i = 0; i < t.Data.Length; i++) t.Data[i] += (float)((rng.NextDouble() - 0.5) * 0.2);
+        var tok = Enumerable.Range(0, 2 * 21).Select(_ => rng.Next(40)).ToArray();
+        var gv = p.ZerosLike(); var gs = p.ZerosLike();
+        double lv = new MambaBackprop(cfg, Pool, 8) { VectorScan = true }.Run(p, tok, tok, 2, 21, gv, 1f / tok.Length);
+        double ls = new MambaBackprop(cfg, Pool, 8) { VectorScan = false }.Run(p, tok, tok, 2, 21, gs, 1f / tok.Length);
+        double worst = 0;
+        for (int ti = 0; ti < p.Tensors.Count; ti++)
+        {
+            var a = gv.Tensors[ti].Data; var b = gs.Tensors[ti].Data;
+            double num = 0, den = 0;
+            for (int i = 0; i < a.Length; i++) { num += (double)(a[i] - b[i]) * (a[i] - b[i]); den += (double)b[i] * b[i]; }
+            worst = Math.Max(worst, Math.Sqrt(num / Math.Max(den, 1e-30)));
+        }
+        TestContext.Current.TestOutputHelper?.WriteLine($"vector scan loss {lv:R} vs scalar {ls:R}; worst per-tensor relative gradient difference {worst:E2}");
+        Assert.True(Math.Abs(lv - ls) <= 1e-6 * Math.Abs(ls));
+        Assert.True(worst <= 1e-5, $"worst relative gradient difference {worst:E2}");
+    }
 }
