@@ -1,6 +1,7 @@
 using FalconMamba.Bench;
 
-// Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`.
+// Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`;
+// `train-bench [--d 256 --layers 8 --vocab 4096 --ctx 512 --batch 8 --steps 4 --threads 0 --mem-ctx 256,512,...]`.
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: FalconMamba.Bench random-model --shape NAME --dtype F32|F16|BF16 --out DIR [--seed N]");
@@ -24,6 +25,8 @@ try
         case "kernels":
             KernelBench.Run(int.Parse(Arg("--threads", Environment.ProcessorCount.ToString())), int.Parse(Arg("--rows", "8192")), int.Parse(Arg("--cols", "4096")), int.Parse(Arg("--tokens", "64")));
             return 0;
+        case "train-bench":
+            return TrainBench.Run((name, def) => Arg(name, def));
         default:
             Console.Error.WriteLine($"error: unknown command '{args[0]}'");
             return 2;

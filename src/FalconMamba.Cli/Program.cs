@@ -4,6 +4,7 @@ using FalconMamba.Cli.Commands;
 // The `falcon-mamba` command: thin entry points that parse arguments and compose the library.
 var root = new RootCommand("FalconMamba.NET: run, evaluate and train Falcon Mamba / Mamba models in pure C#.");
 root.Options.Add(CliRunner.VerboseOption);
+root.Options.Add(CliRunner.QuantizeOption);
 foreach (var command in CommandRegistry.All())
     root.Subcommands.Add(command);
 return await root.Parse(args).InvokeAsync();

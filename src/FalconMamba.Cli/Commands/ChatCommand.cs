@@ -25,7 +25,7 @@ internal static class ChatCommand
         cmd.SetAction((pr, ct) => CliRunner.RunAsync(pr, async () =>
         {
             string path = pr.GetValue(model)!;
-            using var m = MambaModel.Load(path);
+            using var m = CliRunner.LoadModel(pr, path);
             var tok = TokenizerLoader.Load(path);
             ChatPromptRenderer render;
             if (pr.GetValue(template) is string f)

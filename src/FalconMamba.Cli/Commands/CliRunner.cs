@@ -10,6 +10,19 @@ internal static class CliRunner
 {
     public static readonly Option<bool> VerboseOption = new("--verbose") { Description = "Show stack traces on errors.", Recursive = true };
 
+    /// <summary>Quantize the linear weights at load (q8_0, q4_0, q4_k, q6_k, f16, bf16); SSM parameters stay f32.</summary>
+    public static readonly Option<string?> QuantizeOption = new("--quantize") { Description = "Quantize linear weights at load: q8_0, q4_0, q4_k, q6_k, f16 or bf16 (A_log, D, conv, biases, norms stay f32).", Recursive = true };
+
+    /// <summary>Loads the model at <paramref name="path"/>, honouring --quantize, with a progress line on stderr for long loads.</summary>
+    public static FalconMamba.Model.MambaModel LoadModel(ParseResult parse, string path)
+    {
+        var options = new FalconMamba.Model.ModelLoadOptions
+        {
+            Quantize = parse.GetValue(QuantizeOption) is string q ? FalconMamba.Model.WeightQuantizer.Parse(q) : null,
+        };
+        return FalconMamba.Model.MambaModel.Load(path, options);
+    }
+
     public static int Run(ParseResult parse, Func<int> body)
     {
         try { return body(); }

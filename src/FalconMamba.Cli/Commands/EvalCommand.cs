@@ -54,7 +54,7 @@ internal static class EvalCommand
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
             string path = pr.GetValue(model)!;
-            using var m = MambaModel.Load(path);
+            using var m = CliRunner.LoadModel(pr, path);
             var tokens = Tokens(pr, text, ids, path);
             using var ev = new Evaluator(m, pr.GetValue(threads), pr.GetValue(chunk));
             var sw = Stopwatch.StartNew();
@@ -78,7 +78,7 @@ internal static class EvalCommand
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
             using var b = MambaModel.Load(pr.GetValue(baseModel)!);
-            using var m = MambaModel.Load(pr.GetValue(model)!);
+            using var m = CliRunner.LoadModel(pr, pr.GetValue(model)!);
             var tokens = Tokens(pr, text, ids, pr.GetValue(baseModel)!);
             var r = Evaluator.CompareWithBase(b, m, tokens, pr.GetValue(threads), pr.GetValue(chunk));
             Console.WriteLine($"tokens {r.Tokens}  mean KL {r.MeanKl:E4}  max KL {r.MaxKl:E4}  top-1 agreement {r.Top1Agreement:P2}  PPL base {r.BasePerplexity:F4} model {r.Perplexity:F4}");
@@ -97,7 +97,7 @@ internal static class EvalCommand
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
             string path = pr.GetValue(model)!;
-            using var m = MambaModel.Load(path);
+            using var m = CliRunner.LoadModel(pr, path);
             var items = MultipleChoice.Load(pr.GetValue(tasks)!);
             if (pr.GetValue(limit) > 0) items = items.Take(pr.GetValue(limit)).ToList();
             using var ev = new Evaluator(m, pr.GetValue(threads));

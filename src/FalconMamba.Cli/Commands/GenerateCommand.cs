@@ -36,7 +36,7 @@ internal static class GenerateCommand
         {
             string modelPath = pr.GetValue(model)!;
             var loadTimer = Stopwatch.StartNew();
-            using var m = MambaModel.Load(modelPath);
+            using var m = CliRunner.LoadModel(pr, modelPath);
             var loadTime = loadTimer.Elapsed;
 
             int[] ids;

@@ -12,7 +12,7 @@ internal static class InfoCommand
         var cmd = new Command("info", "Show a model's architecture, parameter count, dtypes, weight bytes and state size.") { model };
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
-            using var m = MambaModel.Load(pr.GetValue(model)!);
+            using var m = CliRunner.LoadModel(pr, pr.GetValue(model)!);
             var c = m.Config;
             var w = m.Weights;
             var types = new[] { w.Embedding, w.LmHead }.Concat(w.Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }))

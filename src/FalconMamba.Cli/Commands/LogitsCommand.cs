@@ -25,7 +25,7 @@ internal static class LogitsCommand
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
             string modelPath = pr.GetValue(model)!;
-            using var m = MambaModel.Load(modelPath);
+            using var m = CliRunner.LoadModel(pr, modelPath);
             int[] ids = pr.GetValue(tokens) is string t ? CommonOptions.ParseIds(t, "--tokens")
                 : pr.GetValue(prompt) is string p ? TokenizerLoader.Encode(modelPath, p)
                 : throw new ArgumentException("give --tokens or --prompt");

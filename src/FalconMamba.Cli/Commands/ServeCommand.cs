@@ -20,7 +20,7 @@ internal static class ServeCommand
             int p = pr.GetValue(port);
             if (p is < 1 or > 65535) throw new ArgumentException("--port must be between 1 and 65535");
             string path = pr.GetValue(model)!;
-            using var m = MambaModel.Load(path);
+            using var m = CliRunner.LoadModel(pr, path);
             var tok = TokenizerLoader.Load(path);
             string url = $"http://{pr.GetValue(host)}:{p}";
             var app = OpenAiServer.Build(m, tok, new ServerOptions { ModelId = Path.GetFileName(Path.TrimEndingDirectorySeparator(path)), Threads = pr.GetValue(threads), ChunkSize = pr.GetValue(chunk) }, url);

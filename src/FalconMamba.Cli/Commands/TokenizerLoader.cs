@@ -12,6 +12,14 @@ internal static class TokenizerLoader
     public static Tokenizer? TryLoad(string modelPath)
     {
         if (Cache.TryGetValue(modelPath, out var t)) return t;
+        if (File.Exists(modelPath) && modelPath.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+        {
+            // GGUF: the tokenizer.ggml.* keys embedded by the converter (null for files without a vocabulary)
+            using var f = Formats.Gguf.GgufFile.Open(modelPath);
+            var meta = Formats.Gguf.GgufTokenizerMetadata.FromFile(f);
+            if (meta == null || meta.Model == "none") return null;
+            return Cache[modelPath] = meta.ToTokenizer();
+        }
         string? folder = Directory.Exists(modelPath) ? modelPath : null;
         if (folder == null || !File.Exists(Path.Combine(folder, "tokenizer.json"))) return null;
         return Cache[modelPath] = Tokenizer.Load(folder);
@@ -19,7 +27,7 @@ internal static class TokenizerLoader
 
     /// <summary>The model's tokenizer, or a clear error naming the path.</summary>
     public static Tokenizer Load(string modelPath) =>
-        TryLoad(modelPath) ?? throw new FalconMambaException($"{modelPath}: no tokenizer.json beside the model; give token ids instead (--prompt-ids / --tokens / --ids-file)");
+        TryLoad(modelPath) ?? throw new FalconMambaException($"{modelPath}: no tokenizer.json beside the model (or tokenizer keys in the GGUF); give token ids instead (--prompt-ids / --tokens / --ids-file)");
 
     public static int[] Encode(string modelPath, string text) => Load(modelPath).EncodeToIds(text);
 

@@ -49,6 +49,20 @@ public abstract class WeightMatrix
         }
     }
 
+    /// <summary>
+    /// Activations this matrix's fast product wants. When not F32 the caller quantizes X once per product into a
+    /// <see cref="Quantized.PreparedActivations"/> and calls <see cref="MatMulPrepared"/> from every worker, instead of
+    /// each row range re-quantizing X (ggml converts src1 to <c>vec_dot_type</c> once per matmul).
+    /// </summary>
+    public virtual Quantized.ActivationFormat PreferredActivations => Quantized.ActivationFormat.F32;
+
+    /// <summary>
+    /// Y[t, r] for t in [0, a.T) and r in [rowStart, rowEnd) from activations prepared in <see cref="PreferredActivations"/>
+    /// format. Y: [a.T, Rows] row-major.
+    /// </summary>
+    public virtual void MatMulPrepared(Quantized.PreparedActivations a, Span<float> Y, int rowStart, int rowEnd) =>
+        throw new NotSupportedException($"{Type} weights take f32 activations");
+
     /// <summary>Copies the whole matrix into a new f32 array [Rows·Cols] (tests, conversion; not the hot path).</summary>
     public float[] ToFloat32()
     {

@@ -37,6 +37,7 @@ public sealed class MambaContext : IDisposable
     readonly float[] _logits;   // [T, V]
     readonly float[] _tmp;      // [T·max(E, D)] activation scratch
     readonly LinearJob _linear;
+    readonly Kernels.Quantized.PreparedActivations _prepared = new();
     readonly ScanJob _scan;
 
     internal MambaContext(MambaModel model, int threads, int chunkSize)
@@ -177,7 +178,14 @@ public sealed class MambaContext : IDisposable
 
     void Linear(WeightMatrix w, float[] x, int T, float[] y, float[]? bias)
     {
-        _linear.Set(w, x, T, y);
+        // Quantized weights with an 8-bit activation path: quantize X once here, not once per worker or row.
+        Kernels.Quantized.PreparedActivations? prepared = null;
+        if (w.PreferredActivations != Kernels.Quantized.ActivationFormat.F32)
+        {
+            _prepared.Prepare(w.PreferredActivations, x.AsSpan(0, T * w.Cols), T, w.Cols);
+            prepared = _prepared;
+        }
+        _linear.Set(w, x, T, y, prepared);
         // grain: whole row blocks for the tiled product (T > 1); decode splits finer
         _pool.For(w.Rows, _linear, grain: T > 1 ? NativeWeightMatrix.RowBlock : 16);
         if (bias != null)
@@ -198,12 +206,14 @@ public sealed class MambaContext : IDisposable
         WeightMatrix _w = null!;
         float[] _x = null!, _y = null!;
         int _t;
+        Kernels.Quantized.PreparedActivations? _prepared;
 
-        public void Set(WeightMatrix w, float[] x, int T, float[] y) { _w = w; _x = x; _t = T; _y = y; }
+        public void Set(WeightMatrix w, float[] x, int T, float[] y, Kernels.Quantized.PreparedActivations? prepared) { _w = w; _x = x; _t = T; _y = y; _prepared = prepared; }
 
         public void Invoke(int start, int end, int worker)
         {
-            if (_t == 1) _w.DotRows(_x.AsSpan(0, _w.Cols), _y.AsSpan(start, end - start), start, end);
+            if (_prepared != null) _w.MatMulPrepared(_prepared, _y.AsSpan(0, _t * _w.Rows), start, end);
+            else if (_t == 1) _w.DotRows(_x.AsSpan(0, _w.Cols), _y.AsSpan(start, end - start), start, end);
             else _w.MatMulRows(_x.AsSpan(0, _t * _w.Cols), _t, _y.AsSpan(0, _t * _w.Rows), start, end, _scratch[worker]);
         }
     }

@@ -51,6 +51,8 @@ public sealed class MambaWeights : IDisposable
     /// <summary>[V, D] lm_head.weight / output (the embedding when tied).</summary>
     public WeightMatrix LmHead { get; }
     readonly IReadOnlyList<IDisposable> _owners;
+    /// <summary>The mappings the matrices point into (handed on when weights are re-wrapped, e.g. quantized at load).</summary>
+    internal IReadOnlyList<IDisposable> Owners => _owners;
 
     /// <summary>Bundles the weights and checks every shape against the config.</summary>
     public MambaWeights(MambaConfig config, WeightMatrix embedding, MambaLayerWeights[] layers, float[] normF, WeightMatrix lmHead, IReadOnlyList<IDisposable> owners)

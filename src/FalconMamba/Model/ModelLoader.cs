@@ -16,7 +16,10 @@ public static class ModelLoader
     public static MambaWeights LoadWeights(string path, ModelLoadOptions options, IProgress<double>? progress = null)
     {
         if (File.Exists(path) && path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            throw new FalconMambaException($"{path}: GGUF files are not supported by this build yet");
+        {
+            var (weights, _) = Formats.Gguf.GgufModelLoader.Load(path, progress);
+            return options.Quantize is { } gq ? WeightQuantizer.Apply(weights, gq) : weights;
+        }
         if (!Directory.Exists(path))
             throw new ModelFormatException(File.Exists(path)
                 ? $"'{path}' is a file; expected a model folder (config.json + *.safetensors) or a .gguf file"

@@ -65,7 +65,7 @@ internal sealed class BpeModel
         }
 
         int prefixLen = ContinuingSubwordPrefix?.Length ?? 0;
-        _merges = new Dictionary<long, long>(merges.Count);
+        _merges = new Dictionary<long, long>(merges.Count, PairComparer.Instance);
         for (int r = 0; r < merges.Count; r++)
         {
             var (a, b) = merges[r];
@@ -78,6 +78,17 @@ internal sealed class BpeModel
                 throw new ModelFormatException($"{where}: model.merges[{r}] '{a} {b}' makes '{merged}', which is not in the vocabulary");
             _merges[Key(ia, ib)] = ((long)r << 32) | (uint)im; // a later duplicate replaces the earlier one, as in tokenizers
         }
+    }
+
+    /// <summary>
+    /// Hashes a packed (left, right) pair with a multiplicative mix: <see cref="long.GetHashCode"/> is
+    /// <c>left ^ right</c>, which sends every (x, x) pair (and every pair with equal xor) to one bucket.
+    /// </summary>
+    sealed class PairComparer : IEqualityComparer<long>
+    {
+        public static readonly PairComparer Instance = new();
+        public bool Equals(long x, long y) => x == y;
+        public int GetHashCode(long x) => (int)(((ulong)x * 0x9E3779B97F4A7C15UL) >> 32);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -121,7 +132,8 @@ internal sealed class BpeModel
     /// <summary>One symbol per character (byte fallback or unk for characters not in the vocabulary).</summary>
     int InitialSymbols(ReadOnlySpan<char> word, EncodeScratch sc)
     {
-        sc.EnsureSymbols(word.Length * 4 + 1);
+        // At most one symbol per UTF-16 unit, or three (the UTF-8 bytes of a BMP character) with byte fallback.
+        sc.EnsureSymbols((ByteFallback ? 3 : 1) * word.Length + 1);
         int[] ids = sc.SymbolIds, ends = sc.SymbolEnds;
         int n = 0;
         bool plain = ContinuingSubwordPrefix == null && EndOfWordSuffix == null;
@@ -199,6 +211,7 @@ internal sealed class BpeModel
     /// The same merges with a priority queue of (rank, position) over a linked list of symbols, as tokenizers'
     /// word.rs does; O(n log n) for long words. Stale entries are skipped when popped.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)] // long words are rare: do not run this loop in tier-0 code
     int MergeHeap(EncodeScratch sc, int n)
     {
         int[] ids = sc.SymbolIds, ends = sc.SymbolEnds, prev = sc.Prev, next = sc.Next;

@@ -38,34 +38,15 @@ internal sealed class SequenceNormalizer(Normalizer[] items) : Normalizer
 }
 
 /// <summary>
-/// Unicode normalization forms (NFC, NFD, NFKC, NFKD) via <see cref="string.Normalize(NormalizationForm)"/>.
-/// The text is normalized in clusters that start at an ASCII character (which never composes with what precedes
-/// it, and which normalization leaves as is), so the result equals normalizing the whole string while each
-/// output character keeps the range of its cluster. .NET normalizes through ICU: in a process running with
-/// <c>InvariantGlobalization</c>, <see cref="string.Normalize(NormalizationForm)"/> returns its input unchanged, so
-/// <see cref="Create"/> refuses to build the normalizer there rather than silently skip it.
+/// Unicode normalization forms (NFC, NFD, NFKC, NFKD) by <see cref="UnicodeNormalization"/> (generated tables: .NET's
+/// own <see cref="string.Normalize(NormalizationForm)"/> is a no-op under InvariantGlobalization). The text is
+/// normalized in clusters that start at an ASCII character (which never composes with what precedes it, and which
+/// normalization leaves as is), so the result equals normalizing the whole string while each output character keeps
+/// the range of its cluster.
 /// </summary>
-internal sealed class UnicodeNormalizer : Normalizer
+internal sealed class UnicodeNormalizer(NormalizationForm form) : Normalizer
 {
-    public NormalizationForm Form { get; }
-
-    UnicodeNormalizer(NormalizationForm form) => Form = form;
-
-    /// <summary>True when this process can normalize (ICU loaded): Å written as A + ring composes.</summary>
-    public static bool Available { get; } = "A\u030A".Normalize(NormalizationForm.FormC) == "\u00C5";
-
-    public static UnicodeNormalizer Create(NormalizationForm form, string where) => Available ? new UnicodeNormalizer(form)
-        : throw new ModelFormatException($"{where}: the {Name(form)} normalizer needs ICU Unicode normalization, but this process runs with "
-            + "InvariantGlobalization (string.Normalize is a no-op); run the host with <InvariantGlobalization>false</InvariantGlobalization> "
-            + "and ICU installed");
-
-    static string Name(NormalizationForm f) => f switch
-    {
-        NormalizationForm.FormC => "NFC",
-        NormalizationForm.FormD => "NFD",
-        NormalizationForm.FormKC => "NFKC",
-        _ => "NFKD",
-    };
+    public NormalizationForm Form { get; } = form;
 
     public override void Normalize(TextBuffer src, TextBuffer dst)
     {
@@ -77,10 +58,7 @@ internal sealed class UnicodeNormalizer : Normalizer
             int j = i + 1;
             while (j < n && src.Chars[j] >= 0x80) j++;
             if (j == i + 1 && c < 0x80) { dst.Append(c, src.Start[i], src.End[i]); i = j; continue; }
-            string cluster = new string(src.Chars, i, j - i);
-            string norm;
-            try { norm = cluster.Normalize(Form); }
-            catch (ArgumentException) { norm = cluster; } // lone surrogates: leave unchanged
+            string norm = UnicodeNormalization.Normalize(src.Chars.AsSpan(i, j - i), Form);
             int os = src.Start[i], oe = src.End[j - 1];
             foreach (char ch in norm) dst.Append(ch, os, oe);
             i = j;

@@ -5,14 +5,16 @@ namespace FalconMamba.Tokenization;
 /// <summary>
 /// Incremental decoding: push one id, get the text it completes. Never emits part of a UTF-8 character; the
 /// concatenation of every <see cref="Push"/> and the final <see cref="Flush"/> equals
-/// <c>Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces: false)</c>. Not thread-safe (one per stream).
+/// <c>Decode(ids, skipSpecialTokens, cleanUpTokenizationSpaces)</c>. Not thread-safe (one per stream).
 /// </summary>
 /// <remarks>
 /// With a ByteLevel decoder it works on bytes: it emits everything up to a trailing, still-valid but incomplete
 /// UTF-8 sequence (cutting before a lead byte leaves the UTF-8 decoder in the same state as decoding the whole
 /// stream). Other decoders (Metaspace, ByteFallback, …) re-decode the ids pushed so far and emit the new suffix,
 /// holding back while the text ends in U+FFFD (an incomplete byte run); that is quadratic in the stream length.
-/// Clean-up of tokenization spaces is not applied while streaming.
+/// With clean-up of tokenization spaces, text is released only up to a point preceded by four non-space characters:
+/// every clean-up pattern starts with a space and is at most four characters long, and the rules only delete spaces,
+/// so no pattern can straddle such a point and cleaning the pieces equals cleaning the whole.
 /// </remarks>
 public sealed class StreamingDecoder : ITokenTextStreamer
 {
@@ -20,17 +22,46 @@ public sealed class StreamingDecoder : ITokenTextStreamer
     readonly bool _skip;
     readonly List<byte> _pending = new();
     readonly List<int> _ids = new();
+    readonly bool _cleanUp;
+    string _held = "";
     int _emitted;
 
     /// <summary>Creates a decoder for one stream of ids.</summary>
-    public StreamingDecoder(Tokenizer tokenizer, bool skipSpecialTokens = false)
+    /// <param name="tokenizer">The tokenizer.</param>
+    /// <param name="skipSpecialTokens">Leave out special tokens.</param>
+    /// <param name="cleanUpTokenizationSpaces">Apply transformers' clean-up (null: tokenizer_config.json).</param>
+    public StreamingDecoder(Tokenizer tokenizer, bool skipSpecialTokens = false, bool? cleanUpTokenizationSpaces = null)
     {
         _tok = tokenizer;
         _skip = skipSpecialTokens;
+        _cleanUp = cleanUpTokenizationSpaces ?? tokenizer.Config.CleanUpTokenizationSpaces;
     }
 
     /// <summary>Adds one id; returns the newly completed text (possibly empty).</summary>
-    public string Push(int tokenId)
+    public string Push(int tokenId) => Release(PushRaw(tokenId), final: false);
+
+    /// <summary>Text up to the last point where clean-up is settled (everything when clean-up is off or at the end).</summary>
+    string Release(string fresh, bool final)
+    {
+        if (!_cleanUp) return fresh;
+        string t = _held + fresh;
+        int cut = t.Length;
+        if (!final)
+        {
+            // The largest cut with four non-space characters before it.
+            int run = 0;
+            cut = 0;
+            for (int i = 0; i < t.Length; i++)
+            {
+                run = t[i] == ' ' ? 0 : run + 1;
+                if (run >= 4) cut = i + 1;
+            }
+        }
+        _held = t[cut..];
+        return cut == 0 ? "" : Tokenizer.CleanUpTokenizationSpaces(t[..cut]);
+    }
+
+    string PushRaw(int tokenId)
     {
         if (_tok.DecodesToBytes)
         {
@@ -49,8 +80,10 @@ public sealed class StreamingDecoder : ITokenTextStreamer
         return fresh;
     }
 
-    /// <summary>Returns whatever is held back (an incomplete character decodes to U+FFFD) and resets nothing else.</summary>
-    public string Flush()
+    /// <summary>Returns whatever is held back (an incomplete character decodes to U+FFFD); call once at the end.</summary>
+    public string Flush() => Release(FlushRaw(), final: true);
+
+    string FlushRaw()
     {
         if (_tok.DecodesToBytes)
         {

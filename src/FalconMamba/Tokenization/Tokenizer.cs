@@ -325,8 +325,9 @@ public sealed class Tokenizer
         .Replace(" .", ".").Replace(" ?", "?").Replace(" !", "!").Replace(" ,", ",").Replace(" ' ", "'")
         .Replace(" n't", "n't").Replace(" 'm", "'m").Replace(" 's", "'s").Replace(" 've", "'ve").Replace(" 're", "'re");
 
-    /// <summary>A new incremental decoder over this tokenizer.</summary>
-    public StreamingDecoder CreateStreamingDecoder(bool skipSpecialTokens = false) => new(this, skipSpecialTokens);
+    /// <summary>A new incremental decoder over this tokenizer (clean-up: null = tokenizer_config.json, as <see cref="Decode(ReadOnlySpan{int}, bool, bool?)"/>).</summary>
+    public StreamingDecoder CreateStreamingDecoder(bool skipSpecialTokens = false, bool? cleanUpTokenizationSpaces = null) =>
+        new(this, skipSpecialTokens, cleanUpTokenizationSpaces);
 
     // ----------------------------------------------------------------------------------------------------------------
     // From GGUF metadata

@@ -148,10 +148,10 @@ internal static class TokenizerJson
         string type = TypeOf(e, file, where);
         return type switch
         {
-            "NFC" => UnicodeNormalizer.Create(NormalizationForm.FormC, $"{file}: {where}"),
-            "NFD" => UnicodeNormalizer.Create(NormalizationForm.FormD, $"{file}: {where}"),
-            "NFKC" => UnicodeNormalizer.Create(NormalizationForm.FormKC, $"{file}: {where}"),
-            "NFKD" => UnicodeNormalizer.Create(NormalizationForm.FormKD, $"{file}: {where}"),
+            "NFC" => new UnicodeNormalizer(NormalizationForm.FormC),
+            "NFD" => new UnicodeNormalizer(NormalizationForm.FormD),
+            "NFKC" => new UnicodeNormalizer(NormalizationForm.FormKC),
+            "NFKD" => new UnicodeNormalizer(NormalizationForm.FormKD),
             "Lowercase" => new LowercaseNormalizer(),
             "Replace" => new ReplaceNormalizer(Pattern(e, file, where), Str(e, "content", file, where) ?? ""),
             "Prepend" => new PrependNormalizer(Str(e, "prepend", file, where) ?? ""),

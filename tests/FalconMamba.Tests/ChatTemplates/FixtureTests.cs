@@ -13,7 +13,7 @@ public class FixtureTests
     static readonly string FixtureDir = Path.Combine(TestPaths.RepoRoot, "tests", "FalconMamba.Tests", "ChatTemplates", "Fixtures");
 
     static IEnumerable<(string File, JsonObject Case)> AllCases() =>
-        Directory.GetFiles(FixtureDir, "*.json").OrderBy(f => f, StringComparer.Ordinal)
+        Directory.GetFiles(FixtureDir, "*.json").Where(f => !Path.GetFileName(f).StartsWith("fuzz-", StringComparison.Ordinal)).OrderBy(f => f, StringComparer.Ordinal)
             .SelectMany(f => JsonNode.Parse(File.ReadAllText(f))!["cases"]!.AsArray().Select(c => (Path.GetFileName(f), c!.AsObject())));
 
     public static TheoryData<string, string> Cases()
@@ -75,6 +75,43 @@ public class FixtureTests
             }
             Assert.Equal(expected, actual);
         }
+    }
+
+    /// <summary>
+    /// Fixtures/fuzz-*.json: seeded random templates (whitespace control; expressions with operators, filters, tests,
+    /// methods; statements with loops, break/continue, set blocks, namespaces; macros with varargs/kwargs/caller) rendered by Python Jinja2 in transformers' configuration (generate-fixtures/fuzz-fixtures.py).
+    /// One test per file, reporting how many cases match; error cases must raise a TemplateException.
+    /// </summary>
+    [Theory]
+    [InlineData("fuzz-whitespace.json")]
+    [InlineData("fuzz-expressions.json")]
+    [InlineData("fuzz-statements.json")]
+    [InlineData("fuzz-macros.json")]
+    public void FuzzFixturesRenderLikePythonJinja2(string file)
+    {
+        var cases = JsonNode.Parse(File.ReadAllText(Path.Combine(FixtureDir, file)))!["cases"]!.AsArray();
+        var failures = new List<string>();
+        int errors = 0;
+        foreach (var node in cases)
+        {
+            var c = node!.AsObject();
+            string template = (string)c["template"]!;
+            var vars = c["variables"]!.AsObject().ToDictionary(kv => kv.Key, kv => (object?)kv.Value?.DeepClone());
+            string? actual = null, thrown = null;
+            try { actual = ChatTemplate.Parse(template).RenderVariables(vars); }
+            catch (TemplateException e) { thrown = e.Message; }
+            if (c["error"] != null)
+            {
+                errors++;
+                if (thrown == null) failures.Add($"{c["name"]}: {template}\n  expected error {c["error"]}\n  got {actual}");
+            }
+            else if (actual != (string)c["expected"]!)
+                failures.Add($"{c["name"]}: {template}\n  expected {c["expected"]?.ToJsonString()}\n  got {(thrown ?? System.Text.Json.JsonSerializer.Serialize(actual))}");
+        }
+        TestContext.Current.TestOutputHelper?.WriteLine($"{file}: {cases.Count - failures.Count} of {cases.Count} cases match ({errors} expected errors)");
+        foreach (var f in failures.Take(10)) TestContext.Current.TestOutputHelper?.WriteLine(f);
+        Assert.True(cases.Count > 300, "fuzz fixtures missing");
+        Assert.Empty(failures);
     }
 
     static string Escape(string s, int at) =>

@@ -73,9 +73,9 @@ public class FalconVectorTests(ITestOutputHelper output)
         int pass = 0, pieces = 0;
         foreach (var c in TokenizerTestData.Fuzz)
         {
-            foreach (bool skip in new[] { false, true })
+            foreach (var (skip, clean) in new[] { (false, false), (true, false), (true, true) })
             {
-                var sd = tok.CreateStreamingDecoder(skip);
+                var sd = tok.CreateStreamingDecoder(skip, clean);
                 var sb = new System.Text.StringBuilder();
                 foreach (int id in c.Ids)
                 {
@@ -88,11 +88,11 @@ public class FalconVectorTests(ITestOutputHelper output)
                     sb.Append(piece);
                 }
                 sb.Append(sd.Flush());
-                Assert.Equal(tok.Decode(c.Ids, skip, cleanUpTokenizationSpaces: false), sb.ToString());
+                Assert.Equal(tok.Decode(c.Ids, skip, cleanUpTokenizationSpaces: clean), sb.ToString());
             }
             pass++;
         }
-        output.WriteLine($"streaming decoder: {pass}/{TokenizerTestData.Fuzz.Length} fuzz strings × 2 (skip specials on/off), {pieces} pushes; concatenation == Decode");
+        output.WriteLine($"streaming decoder: {pass}/{TokenizerTestData.Fuzz.Length} fuzz strings × 3 (skip specials off/on, clean-up off/on), {pieces} pushes; concatenation == Decode");
     }
 
     [Fact]

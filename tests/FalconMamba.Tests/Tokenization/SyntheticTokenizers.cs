@@ -16,8 +16,8 @@ internal static class SyntheticTokenizers
         return o;
     }
 
-    static JsonObject Added(int id, string content, bool special, bool lstrip = false, bool rstrip = false, bool normalized = false) =>
-        Obj(("id", id), ("content", content), ("single_word", false), ("lstrip", lstrip), ("rstrip", rstrip), ("normalized", normalized), ("special", special));
+    static JsonObject Added(int id, string content, bool special, bool lstrip = false, bool rstrip = false, bool normalized = false, bool singleWord = false) =>
+        Obj(("id", id), ("content", content), ("single_word", singleWord), ("lstrip", lstrip), ("rstrip", rstrip), ("normalized", normalized), ("special", special));
 
     /// <summary>
     /// GPT-NeoX style: ByteLevel pre-tokenizer (with prefix space), post-processor and decoder; the NFC normalizer of
@@ -46,7 +46,7 @@ internal static class SyntheticTokenizers
         var root = Obj(
             ("version", "1.0"), ("truncation", null), ("padding", null),
             ("added_tokens", new JsonArray(Added(n, "<|endoftext|>", true), Added(n + 1, "<mask>", true, lstrip: true),
-                Added(n + 2, "Ångström", false, normalized: true))),
+                Added(n + 2, "Ångström", false, normalized: true), Added(n + 3, "foo", false, singleWord: true, rstrip: true))),
             ("normalizer", nfc ? Obj(("type", "NFC")) : null),
             ("pre_tokenizer", Obj(("type", "ByteLevel"), ("add_prefix_space", true), ("trim_offsets", true), ("use_regex", true))),
             ("post_processor", Obj(("type", "ByteLevel"), ("add_prefix_space", true), ("trim_offsets", true), ("use_regex", true))),
@@ -123,16 +123,16 @@ internal static class SyntheticTokenizers
                 null, null,
                 Seq("decoders", Obj(("type", "Replace"), ("pattern", Obj(("String", "▁"))), ("content", " ")), Obj(("type", "ByteFallback")),
                     Obj(("type", "Fuse")), Obj(("type", "Strip"), ("content", " "), ("start", 1), ("stop", 0)))),
-            "zoo-1" => (Seq("normalizers", Obj(("type", "Lowercase"))),
+            "zoo-1" => (Seq("normalizers", Obj(("type", "NFKC")), Obj(("type", "Lowercase"))),
                 Seq("pretokenizers", Obj(("type", "Whitespace")), Obj(("type", "Digits"), ("individual_digits", true)),
                     Obj(("type", "Punctuation"), ("behavior", "MergedWithPrevious"))),
                 null, BfFuse),
-            "zoo-2" => (Seq("normalizers", Obj(("type", "Strip"), ("strip_left", true), ("strip_right", true)),
+            "zoo-2" => (Seq("normalizers", Obj(("type", "NFD")), Obj(("type", "Strip"), ("strip_left", true), ("strip_right", true)),
                     Obj(("type", "Replace"), ("pattern", Obj(("Regex", "[0-9]+"))), ("content", "#"))),
                 Seq("pretokenizers", Obj(("type", "WhitespaceSplit")), Regex("Split", "[aeiou]", "MergedWithNext", false),
                     Str("Split", "-", "Contiguous", true), Obj(("type", "Punctuation"), ("behavior", "Removed"))),
                 null, BfFuse),
-            "zoo-3" => (null,
+            "zoo-3" => (Obj(("type", "NFKD")),
                 Seq("pretokenizers", Regex("Split", @"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+", "Isolated", false),
                     Obj(("type", "Metaspace"), ("replacement", "▁"), ("prepend_scheme", "never"))),
                 null, Seq("decoders", Obj(("type", "ByteFallback")), Obj(("type", "Metaspace"), ("replacement", "▁"), ("prepend_scheme", "never")))),
@@ -143,6 +143,49 @@ internal static class SyntheticTokenizers
             ("normalizer", norm), ("pre_tokenizer", pre), ("post_processor", post), ("decoder", dec),
             ("model", Obj(("type", "BPE"), ("dropout", null), ("unk_token", "<unk>"), ("continuing_subword_prefix", null),
                 ("end_of_word_suffix", null), ("fuse_unk", true), ("byte_fallback", true), ("ignore_merges", false),
+                ("vocab", vocabObj), ("merges", merges))));
+        return root.ToJsonString();
+    }
+
+    static readonly string[] AffixWords = ["hello", "world", "the", "token", "tokenizer", "lower", "newest", "widest", "low", "ab", "aaa", "a", "café"];
+
+    /// <summary>
+    /// BPE with <c>continuing_subword_prefix</c> "##" (WordPiece-like) or <c>end_of_word_suffix</c> "&lt;/w&gt;" (CLIP-like),
+    /// words split on whitespace; <paramref name="ignoreMerges"/> sets <c>ignore_merges</c>.
+    /// </summary>
+    public static string AffixStyle(bool prefix, bool ignoreMerges)
+    {
+        var vocab = new Dictionary<string, int> { ["[UNK]"] = 0 };
+        void Add(string t) { if (!vocab.ContainsKey(t)) vocab[t] = vocab.Count; }
+        string P(int i, int n) => prefix && i > 0 ? "##" : "";
+        string S(int i, int n) => !prefix && i == n - 1 ? "</w>" : "";
+        // Every ASCII printable character in every position form.
+        for (char c = '!'; c <= '~'; c++) { Add(c.ToString()); Add(prefix ? "##" + c : c + "</w>"); }
+        var merges = new JsonArray();
+        var seen = new HashSet<string>();
+        foreach (var w in AffixWords)
+        {
+            int n = w.Length;
+            var sym = Enumerable.Range(0, n).Select(i => P(i, n) + w[i] + S(i, n)).ToList();
+            foreach (var t in sym) Add(t);
+            string cur = sym[0];
+            for (int i = 1; i < n; i++)
+            {
+                string b = sym[i];
+                string merged = cur + (prefix ? b[2..] : b);
+                if (seen.Add(cur + " " + b)) merges.Add(JsonValue.Create(cur + " " + b));
+                Add(merged);
+                cur = merged;
+            }
+        }
+        var vocabObj = new JsonObject();
+        foreach (var (k, v) in vocab) vocabObj[k] = v;
+        var root = Obj(
+            ("version", "1.0"), ("truncation", null), ("padding", null), ("added_tokens", new JsonArray(Added(0, "[UNK]", true))),
+            ("normalizer", null), ("pre_tokenizer", Obj(("type", "WhitespaceSplit"))), ("post_processor", null),
+            ("decoder", Obj(("type", "Fuse"))),
+            ("model", Obj(("type", "BPE"), ("dropout", null), ("unk_token", "[UNK]"), ("continuing_subword_prefix", prefix ? "##" : null),
+                ("end_of_word_suffix", prefix ? null : "</w>"), ("fuse_unk", false), ("byte_fallback", false), ("ignore_merges", ignoreMerges),
                 ("vocab", vocabObj), ("merges", merges))));
         return root.ToJsonString();
     }

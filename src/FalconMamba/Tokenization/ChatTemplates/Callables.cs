@@ -66,6 +66,9 @@ internal sealed class Macro(string name, MacroParam[] parameters, Stmt[] body, S
     public MacroParam[] Parameters { get; } = parameters;
     public Stmt[] Body { get; } = body;
     public Scope Closure { get; } = closure;
+    public bool CatchKwargs { get; } = AstNames.Mentions(body, "kwargs");
+    public bool CatchVarargs { get; } = AstNames.Mentions(body, "varargs");
+    public bool CatchCaller { get; } = AstNames.Mentions(body, "caller");
 
     public object? Call(Interpreter interp, CallArgs args) => interp.CallMacro(this, args, caller: null);
     public override string ToString() => $"<Macro '{Name}'>";

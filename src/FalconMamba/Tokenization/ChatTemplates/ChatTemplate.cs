@@ -7,7 +7,17 @@
 //   default Undefined, filter `tojson` = json.dumps(ensure_ascii=False, sort_keys=False), globals raise_exception and
 //   strftime_now, and the `{% generation %}` block (rendered transparently).
 // Values follow Python's data model (see Values.cs) because templates are written against Jinja2 on Python.
-// Expected outputs in the tests come from @huggingface/jinja (the JS port HF uses), with documented Python overrides.
+// Expected outputs in the tests come from @huggingface/jinja (the JS port HF uses), with documented Python overrides,
+// plus seeded fuzz cases rendered by Python Jinja2 (tests/FalconMamba.Tests/ChatTemplates/).
+//
+// Pipeline: Lexer.cs (whitespace control) → Parser.cs (Ast.cs nodes) → Interpreter.cs (scopes, loops, macros) with
+// Operators.cs, Filters.cs, Tests.cs, Methods.cs (str/dict/list methods), Globals.cs, Json.cs (tojson).
+//
+// Not supported (none is used by the chat templates we know of): {% raw %}, {% with %}, recursive for loops and
+// loop.changed, {% include/import/extends/block %}, {% do %} (not enabled by transformers either); filters format,
+// truncate, wordwrap, striptags, urlencode, urlize, xmlattr, pprint, filesizeformat, random. Known divergences from
+// CPython: integers are 64-bit (overflow is an error), case mapping is .NET's invariant one, filters such as map and
+// select return lists rather than lazy generators, and printing d.items() shows a list, not dict_items([...]).
 
 using System.Text.Json.Nodes;
 

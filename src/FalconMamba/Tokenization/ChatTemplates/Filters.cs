@@ -37,8 +37,9 @@ internal static class Filters
             _ => throw new TemplateRuntimeError("Can only get item pairs from a mapping."),
         },
         ["string"] = (_, v, _) => Py.Str(v),
-        ["int"] = (_, v, a) => ToInt(v, a.Get(0, "default", 0L), a.Int(1, "base", 10)),
-        ["float"] = (_, v, a) => ToFloat(v) ?? a.Get(0, "default", 0.0),
+        // int()/float() of an undefined value raise UndefinedError in Python (not caught as TypeError/ValueError).
+        ["int"] = (_, v, a) => v is Undefined u ? throw u.Fail() : ToInt(v, a.Get(0, "default", 0L), a.Int(1, "base", 10)),
+        ["float"] = (_, v, a) => v is Undefined u ? throw u.Fail() : ToFloat(v) ?? a.Get(0, "default", 0.0),
         ["abs"] = (_, v, _) => v switch
         {
             long l => (object)Math.Abs(l), // (object): keep the int arm an int
@@ -54,7 +55,8 @@ internal static class Filters
         ["map"] = Map,
         ["unique"] = Unique,
         ["safe"] = (_, v, _) => v,
-        ["indent"] = (_, v, a) => Indent(Py.Str(v), a.Get(0, "width", 4L), a.Bool(1, "first", false), a.Bool(2, "blank", false)),
+        ["indent"] = (_, v, a) => Indent(v is string str ? str : v is Undefined u ? throw u.Fail()
+            : throw new TemplateRuntimeError($"unsupported operand type(s) for +=: '{Py.TypeName(v)}' and 'str'"), a.Get(0, "width", 4L), a.Bool(1, "first", false), a.Bool(2, "blank", false)),
         ["wordcount"] = (_, v, _) => WordCount(Py.Str(v)),
         ["batch"] = Batch,
         ["dictsort"] = DictSort,
@@ -171,7 +173,7 @@ internal static class Filters
     {
         string attr = Py.Str(a.Required(0, "attr"));
         var rest = a.Positional.Skip(1).ToList();
-        return Py.Iterate(v).Where(x =>
+        return Iterable(v).Where(x =>
         {
             var av = AttrPath(it, x, attr);
             bool r = rest.Count == 0 ? Py.Truthy(av) : Tests.Apply(it, Py.Str(rest[0]), av, rest.Skip(1).ToList());
@@ -182,12 +184,15 @@ internal static class Filters
     static object? Select(Interpreter it, object? v, CallArgs a, bool keep)
     {
         var rest = a.Positional;
-        return Py.Iterate(v).Where(x =>
+        return Iterable(v).Where(x =>
         {
             bool r = rest.Count == 0 ? Py.Truthy(x) : Tests.Apply(it, Py.Str(rest[0]), x, rest.Skip(1).ToList());
             return r == keep;
         }).ToList();
     }
+
+    /// <summary>select/reject/selectattr/rejectattr/map start with <c>if value:</c> (jinja2 filters.py), so a falsy value gives nothing.</summary>
+    static IEnumerable<object?> Iterable(object? v) => Py.Truthy(v) ? Py.Iterate(v) : [];
 
     static object? Map(Interpreter it, object? v, CallArgs a)
     {
@@ -195,7 +200,7 @@ internal static class Filters
         {
             var dflt = a.Keywords.GetValueOrDefault("default");
             bool hasDefault = a.Keywords.ContainsKey("default");
-            return Py.Iterate(v).Select(x =>
+            return Iterable(v).Select(x =>
             {
                 var r = AttrPath(it, x, Py.Str(attr));
                 return r is Undefined && hasDefault ? dflt : r;
@@ -204,7 +209,7 @@ internal static class Filters
         if (a.Positional.Count == 0) throw new TemplateRuntimeError("map requires a filter name or attribute=");
         string filter = Py.Str(a.Positional[0]);
         var args = new CallArgs(filter, a.Positional.Skip(1).ToList(), a.Keywords);
-        return Py.Iterate(v).Select(x => Apply(it, filter, x, args)).ToList();
+        return Iterable(v).Select(x => Apply(it, filter, x, args)).ToList();
     }
 
     static object? Unique(Interpreter it, object? v, CallArgs a)

@@ -27,7 +27,7 @@ internal sealed class Interpreter
 {
     enum Flow { Normal, Break, Continue }
 
-    const int MaxCallDepth = 256;
+    const int MaxCallDepth = 100; // Python's own recursion limit stops runaway macros at a similar depth
     int _callDepth;
     int _loopDepth;
 
@@ -68,8 +68,11 @@ internal sealed class Interpreter
                     return Flow.Normal;
                 case SetBlockStmt sb:
                 {
+                    // jinja2 visit_AssignBlock: the body runs in an inner frame (its sets do not leak), and a
+                    // break/continue inside it leaves the loop before the assignment happens.
                     var inner = new StringBuilder();
-                    Exec(sb.Body, scope, inner);
+                    var flow = Exec(sb.Body, new Scope(scope), inner);
+                    if (flow != Flow.Normal) return flow;
                     object? v = inner.ToString();
                     foreach (var fl in sb.Filters) v = ApplyFilter(fl, v, scope);
                     Assign([sb.Target], false, sb.Attr, v, scope, sb);
@@ -87,7 +90,8 @@ internal sealed class Interpreter
                 case FilterBlockStmt fb:
                 {
                     var inner = new StringBuilder();
-                    Exec(fb.Body, scope, inner);
+                    var flow = Exec(fb.Body, new Scope(scope), inner);
+                    if (flow != Flow.Normal) return flow;
                     object? v = inner.ToString();
                     foreach (var fl in fb.Filters) v = ApplyFilter(fl, v, scope);
                     o.Append(Py.Str(v));
@@ -122,8 +126,10 @@ internal sealed class Interpreter
             }
             items.Add(item);
         }
-        if (items.Count == 0) return Exec(f.Else, scope, o);
-        var loop = new LoopContext(items, scope.TryGet("loop", out var outer) && outer is LoopContext lc ? lc.Depth + 1 : 1);
+        var loop = new LoopContext(items, depth: 1); // depth counts recursive loops only (not supported), not nesting
+        // jinja2 visit_For clears its "no iteration" flag at the end of the body, so {% else %} also runs when
+        // every iteration left early through break/continue.
+        bool completedOne = false;
         _loopDepth++;
         try
         {
@@ -133,11 +139,13 @@ internal sealed class Interpreter
                 var iter = new Scope(scope);
                 iter.Set("loop", loop);
                 Assign(f.Targets, f.TupleTarget, null, items[i], iter, f);
-                if (Exec(f.Body, iter, o) == Flow.Break) break;
+                var flow = Exec(f.Body, iter, o);
+                if (flow == Flow.Normal) completedOne = true;
+                else if (flow == Flow.Break) break;
             }
         }
         finally { _loopDepth--; }
-        return Flow.Normal;
+        return completedOne ? Flow.Normal : Exec(f.Else, new Scope(scope), o); // else runs in an inner frame too
     }
 
     void Assign(string[] targets, bool tuple, string? attr, object? value, Scope scope, Node at)
@@ -163,6 +171,12 @@ internal sealed class Interpreter
         if (++_callDepth > MaxCallDepth) throw new TemplateRuntimeError($"macro '{m.Name}' recursed more than {MaxCallDepth} levels");
         try
         {
+            if (!m.CatchVarargs && args.Positional.Count > m.Parameters.Length)
+                throw new TemplateRuntimeError($"macro '{m.Name}' takes not more than {m.Parameters.Length} argument(s)");
+            if (!m.CatchKwargs)
+                foreach (var k in args.Keywords.Keys)
+                    if (!m.Parameters.Any(p => p.Name == k)) throw new TemplateRuntimeError($"macro '{m.Name}' takes no keyword argument '{k}'");
+            if (caller != null && !m.CatchCaller) throw new TemplateRuntimeError($"macro '{m.Name}' takes no keyword argument 'caller'");
             var scope = new Scope(m.Closure);
             int i = 0;
             foreach (var p in m.Parameters)
@@ -378,6 +392,8 @@ internal sealed class Interpreter
             string s => Py.StringChars(s).ToList(),
             List<object?> li => li,
             object?[] t => t,
+            // jinja2 compiles x[a:b] to a plain Python subscript (no getitem fallback), so these are TypeErrors.
+            PyDict => throw new TemplateRuntimeError("unhashable type: 'slice'"),
             _ => throw new TemplateRuntimeError($"'{Py.TypeName(target)}' object is not subscriptable"),
         };
         long n = seq.Count;

@@ -389,6 +389,8 @@ internal static class Methods
             {
                 'd' => v is double ? throw new TemplateRuntimeError("Unknown format code 'd' for object of type 'float'") : Math.Abs(Convert.ToInt64(d)).ToString(comma ? "N0" : "D", CultureInfo.InvariantCulture),
                 'f' or 'F' => Math.Abs(d).ToString((comma ? "N" : "F") + (precision < 0 ? 6 : precision), CultureInfo.InvariantCulture),
+                'x' or 'X' => v is double ? throw new TemplateRuntimeError("Unknown format code 'x' for object of type 'float'")
+                    : Convert.ToString(Math.Abs(Convert.ToInt64(d)), 16) is var hx && type == 'X' ? hx.ToUpperInvariant() : Convert.ToString(Math.Abs(Convert.ToInt64(d)), 16),
                 'e' or 'E' => FormatExp(Math.Abs(d), precision < 0 ? 6 : precision, type),
                 '%' => (Math.Abs(d) * 100).ToString("F" + (precision < 0 ? 6 : precision), CultureInfo.InvariantCulture) + "%",
                 _ => v is double && precision >= 0 ? Math.Abs(d).ToString("G" + precision, CultureInfo.InvariantCulture)

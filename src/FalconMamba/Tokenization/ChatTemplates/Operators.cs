@@ -49,14 +49,69 @@ internal static class Operators
                     ? (Py.ToDouble(b) == 0 ? throw new TemplateRuntimeError("division by zero") : Py.ToDouble(a) / Py.ToDouble(b))
                     : throw Unsupported("/", a, b),
                 "//" => Arith(op, a, b, (x, y) => y == 0 ? throw new TemplateRuntimeError("integer division or modulo by zero") : FloorDiv(x, y),
-                    (x, y) => y == 0 ? throw new TemplateRuntimeError("float floor division by zero") : Math.Floor(x / y)),
+                    (x, y) => y == 0 ? throw new TemplateRuntimeError("float floor division by zero") : FloatDivMod(x, y).Div),
+                "%" when a is string fmt => PercentFormat(fmt, b),
                 "%" => Arith(op, a, b, (x, y) => y == 0 ? throw new TemplateRuntimeError("integer modulo by zero") : x - FloorDiv(x, y) * y,
-                    (x, y) => y == 0 ? throw new TemplateRuntimeError("float modulo") : x - Math.Floor(x / y) * y),
+                    (x, y) => y == 0 ? throw new TemplateRuntimeError("float modulo") : FloatDivMod(x, y).Mod),
                 "**" => Pow(a, b),
                 _ => throw new TemplateRuntimeError($"unknown operator {op}"),
             };
         }
         catch (OverflowException) { throw new TemplateRuntimeError($"integer overflow in {op}"); }
+    }
+
+    /// <summary>Python printf-style <c>str % args</c> for %s %r %d %i %f %x %% (with width/precision); a tuple gives several args.</summary>
+    static string PercentFormat(string fmt, object? args)
+    {
+        var list = args is object?[] t ? t.ToList() : [args];
+        bool mappingLike = args is PyDict or List<object?>; // Python treats these as a mapping: no "not all converted" error
+        int next = 0;
+        var sb = new StringBuilder();
+        for (int i = 0; i < fmt.Length; i++)
+        {
+            if (fmt[i] != '%') { sb.Append(fmt[i]); continue; }
+            int j = i + 1;
+            while (j < fmt.Length && "-+ 0#".Contains(fmt[j])) j++;
+            while (j < fmt.Length && (char.IsAsciiDigit(fmt[j]) || fmt[j] == '.')) j++;
+            if (j >= fmt.Length) throw new TemplateRuntimeError("incomplete format");
+            char conv = fmt[j];
+            string flags = fmt[(i + 1)..j];
+            i = j;
+            if (conv == '%') { sb.Append('%'); continue; }
+            if (next >= list.Count || (mappingLike && args is PyDict)) throw new TemplateRuntimeError("not enough arguments for format string");
+            var v = list[next++];
+            string spec = flags.StartsWith('-') ? "<" + flags[1..] : flags;
+            sb.Append(conv switch
+            {
+                's' => Methods.FormatSpec(Py.Str(v), spec),
+                'r' => Methods.FormatSpec(Py.Repr(v), spec),
+                'd' or 'i' => Methods.FormatSpec(v is double d ? (long)Math.Truncate(d) : v, spec + "d"),
+                'f' or 'F' or 'e' or 'x' => Methods.FormatSpec(v, spec + conv),
+                _ => throw new TemplateRuntimeError($"unsupported format character '{conv}'"),
+            });
+        }
+        if (next < list.Count && !mappingLike) throw new TemplateRuntimeError("not all arguments converted during string formatting");
+        return sb.ToString();
+    }
+
+    /// <summary>CPython's float divmod (Objects/floatobject.c float_divmod): fmod-based, so 7 // 0.1 == 69.0 as in Python.</summary>
+    static (double Div, double Mod) FloatDivMod(double vx, double wx)
+    {
+        double mod = vx % wx; // C# % on doubles is C's fmod
+        double div = (vx - mod) / wx;
+        if (mod != 0)
+        {
+            if ((wx < 0) != (mod < 0)) { mod += wx; div -= 1.0; }
+        }
+        else mod = Math.CopySign(0.0, wx);
+        double floordiv;
+        if (div != 0)
+        {
+            floordiv = Math.Floor(div);
+            if (div - floordiv > 0.5) floordiv += 1.0;
+        }
+        else floordiv = Math.CopySign(0.0, vx / wx);
+        return (floordiv, mod);
     }
 
     static long FloorDiv(long x, long y)
@@ -88,6 +143,8 @@ internal static class Operators
         if (b is string s2 && IsInt(a)) return Repeat(s2, L(a));
         if (a is List<object?> l && IsInt(b)) return RepeatList(l, L(b));
         if (b is List<object?> l2 && IsInt(a)) return RepeatList(l2, L(a));
+        if (a is object?[] t && IsInt(b)) return RepeatList([.. t], L(b)).ToArray();
+        if (b is object?[] t2 && IsInt(a)) return RepeatList([.. t2], L(a)).ToArray();
         return Arith("*", a, b, (x, y) => checked(x * y), (x, y) => x * y);
     }
 
@@ -120,7 +177,11 @@ internal static class Operators
             }
             return r;
         }
-        if (Py.IsNumber(a) && Py.IsNumber(b)) return Math.Pow(Py.ToDouble(a), Py.ToDouble(b));
+        if (Py.IsNumber(a) && Py.IsNumber(b))
+        {
+            if (Py.ToDouble(a) == 0 && Py.ToDouble(b) < 0) throw new TemplateRuntimeError("0.0 cannot be raised to a negative power");
+            return Math.Pow(Py.ToDouble(a), Py.ToDouble(b));
+        }
         throw Unsupported("** or pow()", a, b);
     }
 

@@ -9,6 +9,23 @@ internal sealed class Parser
 {
     readonly List<Token> _t;
     int _p;
+    int _depth; // nesting of expressions and blocks: bounded so hostile input cannot overflow the stack
+
+    // Inside an if statement or an inline if, Jinja2 defers unknown filter/test errors to render time
+    // ("soft" frames in jinja2/compiler.py), so an unknown name in a branch never taken is not an error.
+    int _soft;
+
+    // for-loops around the current position; break/continue outside one is a compile-time error in Jinja2
+    // (Python's SyntaxError), and macro/caller bodies start a new count.
+    int _loops;
+
+    /// <summary>Deepest nesting accepted (expressions plus blocks); real chat templates stay far below it.</summary>
+    const int MaxDepth = 200;
+
+    void Enter(Token at)
+    {
+        if (++_depth > MaxDepth) throw Error($"template nests deeper than {MaxDepth} levels", at);
+    }
 
     Parser(List<Token> tokens) => _t = tokens;
 
@@ -83,7 +100,7 @@ internal sealed class Parser
             {
                 case TokenKind.Eof:
                     if (ends.Length > 0)
-                        throw Error($"'{openerTag}' tag is never closed (expected '{{% {ends[^1]} %}}')", opener ?? tok);
+                        throw Error($"'{openerTag}' tag is never closed (expected '{{% {ends[0]} %}}')", opener ?? tok);
                     endName = "";
                     return [.. list];
                 case TokenKind.Text:
@@ -117,6 +134,13 @@ internal sealed class Parser
 
     IEnumerable<Stmt> ParseStatement(Token tag)
     {
+        Enter(tag);
+        try { return ParseStatementCore(tag); }
+        finally { _depth--; }
+    }
+
+    IEnumerable<Stmt> ParseStatementCore(Token tag)
+    {
         switch (tag.Text)
         {
             case "for": return [ParseFor(tag)];
@@ -125,6 +149,8 @@ internal sealed class Parser
             case "macro": return [ParseMacro(tag)];
             case "call": return [ParseCallBlock(tag)];
             case "filter": return [ParseFilterBlock(tag)];
+            case "break" or "continue" when _loops == 0:
+                throw Error($"'{tag.Text}' outside of a for loop", tag);
             case "break": ExpectBlockEnd("break"); return [new BreakStmt(tag.Line, tag.Column)];
             case "continue": ExpectBlockEnd("continue"); return [new ContinueStmt(tag.Line, tag.Column)];
             case "generation":
@@ -164,7 +190,11 @@ internal sealed class Parser
         if (SkipName("if")) filter = ParseExpression();
         if (IsName("recursive")) throw Error("recursive for loops are not supported", Cur);
         ExpectBlockEnd("for");
-        var body = ParseBody(["endfor", "else"], out string end, tag, "for");
+        _loops++;
+        Stmt[] body;
+        string end;
+        try { body = ParseBody(["endfor", "else"], out end, tag, "for"); }
+        finally { _loops--; }
         Stmt[] elseBody = [];
         if (end == "else")
         {
@@ -176,6 +206,13 @@ internal sealed class Parser
     }
 
     Stmt ParseIf(Token tag)
+    {
+        _soft++;
+        try { return ParseIfCore(tag); }
+        finally { _soft--; }
+    }
+
+    Stmt ParseIfCore(Token tag)
     {
         var branches = new List<(Expr, Stmt[])>();
         Stmt[] elseBody = [];
@@ -244,7 +281,11 @@ internal sealed class Parser
         string name = ExpectName("a macro name");
         var ps = ParseParams();
         ExpectBlockEnd("macro");
-        var body = ParseBody(["endmacro"], out _, tag, "macro");
+        int loops = _loops;
+        _loops = 0;
+        Stmt[] body;
+        try { body = ParseBody(["endmacro"], out _, tag, "macro"); }
+        finally { _loops = loops; }
         if (Cur.Kind == TokenKind.Name) _p++; // {% endmacro name %}
         ExpectBlockEnd("endmacro");
         return new MacroStmt(name, ps, body, tag.Line, tag.Column);
@@ -256,7 +297,11 @@ internal sealed class Parser
         var call = ParseExpression();
         if (call is not CallExpr ce) throw Error("'call' tag needs a macro call such as {% call m(x) %}", tag);
         ExpectBlockEnd("call");
-        var body = ParseBody(["endcall"], out _, tag, "call");
+        int loops = _loops;
+        _loops = 0;
+        Stmt[] body;
+        try { body = ParseBody(["endcall"], out _, tag, "call"); }
+        finally { _loops = loops; }
         ExpectBlockEnd("endcall");
         return new CallBlockStmt(ps, ce, body, tag.Line, tag.Column);
     }
@@ -289,13 +334,25 @@ internal sealed class Parser
 
     Expr ParseExpression()
     {
+        Enter(Cur);
+        try { return ParseExpressionCore(); }
+        finally { _depth--; }
+    }
+
+    Expr ParseExpressionCore()
+    {
         var e = ParseOr();
         while (IsName("if"))
         {
             var tok = Next();
-            var cond = ParseOr();
-            Expr? other = SkipName("else") ? ParseExpression() : null;
-            e = new CondExpr(cond, e, other, tok.Line, tok.Column);
+            _soft++;
+            try
+            {
+                var cond = ParseOr();
+                Expr? other = SkipName("else") ? ParseExpression() : null;
+                e = new CondExpr(cond, e, other, tok.Line, tok.Column);
+            }
+            finally { _soft--; }
         }
         return e;
     }
@@ -316,7 +373,13 @@ internal sealed class Parser
 
     Expr ParseNot()
     {
-        if (IsName("not")) { var t = Next(); return new UnaryExpr("not", ParseNot(), t.Line, t.Column); }
+        if (IsName("not"))
+        {
+            var t = Next();
+            Enter(t);
+            try { return new UnaryExpr("not", ParseNot(), t.Line, t.Column); }
+            finally { _depth--; }
+        }
         return ParseCompare();
     }
 
@@ -365,6 +428,13 @@ internal sealed class Parser
     }
 
     Expr ParseUnary(bool withFilter)
+    {
+        Enter(Cur);
+        try { return ParseUnaryCore(withFilter); }
+        finally { _depth--; }
+    }
+
+    Expr ParseUnaryCore(bool withFilter)
     {
         Expr e;
         if (IsOp("-") || IsOp("+")) { var t = Next(); e = new UnaryExpr(t.Text, ParseUnary(withFilter: false), t.Line, t.Column); }
@@ -510,6 +580,8 @@ internal sealed class Parser
         var t = Cur;
         string name = ExpectName("a filter name");
         while (IsOp(".") && Peek().Kind == TokenKind.Name) { _p++; name += "." + Next().Text; }
+        // Jinja2 rejects unknown filters when it compiles the template, except inside if/inline-if (see _soft).
+        if (_soft == 0 && !Filters.Exists(name)) throw Error($"unknown filter '{name}'", t);
         Expr[] args = [];
         (string, Expr)[] kwargs = [];
         if (SkipOp("(")) ParseArgs(out args, out kwargs);
@@ -525,8 +597,10 @@ internal sealed class Parser
             {
                 var t = Next();
                 bool neg = SkipName("not");
+                var nameTok = Cur;
                 string name = ExpectName("a test name");
                 while (IsOp(".") && Peek().Kind == TokenKind.Name) { _p++; name += "." + Next().Text; }
+                if (_soft == 0 && !Tests.Exists(name)) throw Error($"unknown test '{name}'", nameTok);
                 Expr[] args = [];
                 if (SkipOp("("))
                 {

@@ -232,9 +232,9 @@ internal static class Py
             : throw new TemplateRuntimeError($"'in <string>' requires string as left operand, not {TypeName(item)}"),
         List<object?> l => l.Any(x => Eq(x, item)),
         object?[] t => t.Any(x => Eq(x, item)),
-        PyDict d => item is not null && IsHashable(item) && d.ContainsKey(item),
+        PyDict d => IsHashable(item) ? item is not null && d.ContainsKey(item) : throw new TemplateRuntimeError($"unhashable type: '{TypeName(item)}'"),
         Namespace n => item is string k && n.Attrs.ContainsKey(k),
-        Undefined u => throw u.Fail(),
+        Undefined => false, // Undefined iterates as empty
         _ => throw new TemplateRuntimeError($"argument of type '{TypeName(container)}' is not iterable"),
     };
 

@@ -1,0 +1,165 @@
+using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+
+namespace FalconMamba.Kernels.Quantized;
+
+/// <summary>
+/// Dot products of one quantized weight row with one row of 8-bit activations, integer multiply-adds per block and
+/// one f32 scale product per block (ggml <c>ggml_vec_dot_q8_0_q8_0</c>, <c>_q4_0_q8_0</c>, <c>_q4_K_q8_K</c>,
+/// <c>_q6_K_q8_K</c>). Each fast kernel has its scalar reference beside it.
+/// </summary>
+public static unsafe class QuantDot
+{
+    static float H(byte* p) => (float)BitConverter.UInt16BitsToHalf(*(ushort*)p);
+
+    // ---- Q8_0 weights × Q8_0 activations -------------------------------------------------------------------
+
+    /// <summary>Scalar reference: Σ_b d_w·d_x·Σ_j w_j·a_j. w: nb blocks of 34 bytes; a: nb·32 values; ad: nb scales.</summary>
+    public static float Q8_0Scalar(byte* w, sbyte* a, float* ad, int nb)
+    {
+        float sum = 0;
+        for (int b = 0; b < nb; b++, w += 34, a += 32)
+        {
+            int s = 0;
+            for (int j = 0; j < 32; j++) s += (sbyte)w[2 + j] * a[j];
+            sum += H(w) * ad[b] * s;
+        }
+        return sum;
+    }
+
+    /// <summary>Q8_0 · Q8_0, 32 bytes per block in one 256-bit multiply-add.</summary>
+    public static float Q8_0(byte* w, sbyte* a, float* ad, int nb)
+    {
+        if (!Vector256.IsHardwareAccelerated) return Q8_0Scalar(w, a, ad, nb);
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < nb; b++, w += 34, a += 32)
+        {
+            var qw = Vector256.Load((sbyte*)(w + 2));
+            var qa = Vector256.Load(a);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(w) * ad[b]), Vector256.ConvertToSingle(DotI8(qw, qa)), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    // ---- Q4_0 weights × Q8_0 activations -------------------------------------------------------------------
+
+    /// <summary>Scalar reference: low nibbles are elements 0–15, high nibbles 16–31, each minus 8.</summary>
+    public static float Q4_0Scalar(byte* w, sbyte* a, float* ad, int nb)
+    {
+        float sum = 0;
+        for (int b = 0; b < nb; b++, w += 18, a += 32)
+        {
+            int s = 0;
+            for (int j = 0; j < 16; j++)
+                s += ((w[2 + j] & 0xF) - 8) * a[j] + ((w[2 + j] >> 4) - 8) * a[j + 16];
+            sum += H(w) * ad[b] * s;
+        }
+        return sum;
+    }
+
+    /// <summary>Q4_0 · Q8_0: nibbles unpacked to 32 signed bytes, then the same multiply-add as Q8_0.</summary>
+    public static float Q4_0(byte* w, sbyte* a, float* ad, int nb)
+    {
+        if (!Vector256.IsHardwareAccelerated) return Q4_0Scalar(w, a, ad, nb);
+        var acc = Vector256<float>.Zero;
+        var mask = Vector128.Create((byte)0x0F);
+        var eight = Vector256.Create((sbyte)8);
+        for (int b = 0; b < nb; b++, w += 18, a += 32)
+        {
+            var raw = Vector128.Load(w + 2);
+            var nib = Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw, 4)).AsSByte() - eight;
+            var qa = Vector256.Load(a);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(w) * ad[b]), Vector256.ConvertToSingle(DotI8(nib, qa)), acc);
+        }
+        return Vector256.Sum(acc);
+    }
+
+    /// <summary>
+    /// 8 partial int32 sums of x·y over 32 signed bytes. AVX-VNNI: vpdpbusd on |x| and sign(y, x); AVX2: the same with
+    /// vpmaddubsw + vpmaddwd (|x| ≤ 128 and |y| ≤ 127, so the i16 pair sums cannot saturate); otherwise widen to i16.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> DotI8(Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        if (Avx2.IsSupported)
+        {
+            var ax = Avx2.Abs(x);                 // |x| as unsigned bytes
+            var sy = Avx2.Sign(y, x);             // y with x's sign (0 where x = 0)
+            if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ax, sy);
+            var p16 = Avx2.MultiplyAddAdjacent(ax, sy);
+            return Avx2.MultiplyAddAdjacent(p16, Vector256.Create((short)1));
+        }
+        var (x0, x1) = Vector256.Widen(x);
+        var (y0, y1) = Vector256.Widen(y);
+        var (p0, p1) = Vector256.Widen(x0 * y0);
+        var (p2, p3) = Vector256.Widen(x1 * y1);
+        return p0 + p1 + p2 + p3;
+    }
+
+    // ---- K-quants × Q8_K activations (scalar) ---------------------------------------------------------------
+
+    /// <summary>
+    /// Q4_K · Q8_K: per super-block d_x·(d·Σ_j sc_j·Σ q4·q8 − dmin·Σ_j m_j·bsum_j) with bsum_j the Q8_K sums of the
+    /// 32 activations of sub-block j (ggml <c>ggml_vec_dot_q4_K_q8_K</c>).
+    /// </summary>
+    public static float Q4_K(byte* w, sbyte* a, float* ad, int* bsums, int nb)
+    {
+        float sum = 0;
+        for (int b = 0; b < nb; b++, w += 144, a += 256, bsums += 16)
+        {
+            var scales = new ReadOnlySpan<byte>(w + 4, 12);
+            byte* qs = w + 16;
+            int sumi = 0, summ = 0;
+            for (int c = 0; c < 4; c++)
+            {
+                var (s1, m1) = BlockFormats.ScaleMinK4(2 * c, scales);
+                var (s2, m2) = BlockFormats.ScaleMinK4(2 * c + 1, scales);
+                int lo = 0, hi = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    lo += (qs[32 * c + l] & 0xF) * a[64 * c + l];
+                    hi += (qs[32 * c + l] >> 4) * a[64 * c + 32 + l];
+                }
+                sumi += s1 * lo + s2 * hi;
+                summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
+            }
+            sum += ad[b] * H(w) * sumi - ad[b] * H(w + 2) * summ;
+        }
+        return sum;
+    }
+
+    /// <summary>Q6_K · Q8_K: d_x·d·Σ_g sc_g·Σ (q6 − 32)·q8 over 16 groups of 16 (ggml <c>ggml_vec_dot_q6_K_q8_K</c>).</summary>
+    public static float Q6_K(byte* w, sbyte* a, float* ad, int nb)
+    {
+        float sum = 0;
+        for (int b = 0; b < nb; b++, w += 210, a += 256)
+        {
+            sbyte* sc = (sbyte*)(w + 192);
+            int sumi = 0;
+            for (int h = 0; h < 2; h++)
+            {
+                byte* ql = w + 64 * h;
+                byte* qh = w + 128 + 32 * h;
+                sbyte* ah = a + 128 * h;
+                sbyte* s = sc + 8 * h;
+                for (int g = 0; g < 2; g++)
+                {
+                    int s1 = 0, s2 = 0, s3 = 0, s4 = 0;
+                    for (int l = 16 * g; l < 16 * g + 16; l++)
+                    {
+                        s1 += (((ql[l] & 0xF) | (((qh[l] >> 0) & 3) << 4)) - 32) * ah[l];
+                        s2 += (((ql[l + 32] & 0xF) | (((qh[l] >> 2) & 3) << 4)) - 32) * ah[l + 32];
+                        s3 += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * ah[l + 64];
+                        s4 += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * ah[l + 96];
+                    }
+                    sumi += s[g] * s1 + s[g + 2] * s2 + s[g + 4] * s3 + s[g + 6] * s4;
+                }
+            }
+            sum += ad[b] * H(w + 208) * sumi;
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,630 @@
+using System.Runtime.Intrinsics;
+using FalconMamba.Kernels;
+using FalconMamba.Model;
+
+namespace FalconMamba.Training;
+
+/// <summary>
+/// Training forward and hand-written backward of the Mamba / Falcon Mamba causal LM (SPEC.md §2.1–2.2, the inference
+/// order of the Falcon dt norm: RMS-norm of the rank-R dt vector before dt_proj) for a batch of B sequences of T tokens,
+/// flattened to M = B·T rows. Activations of every layer are kept (linear in T); the selective-scan state h [E, N]
+/// is kept only at every <see cref="ScanChunk"/>-th step and recomputed inside the chunk during the backward pass.
+/// The loss is the mean cross-entropy over the M positions, computed over the vocabulary in chunks of
+/// <see cref="LossChunk"/> rows so no more than LossChunk × V logits exist at once.
+/// Glossary: D = d_model (hidden_size), E = d_inner (intermediate_size), N = d_state, R = dt_rank, k = conv width,
+/// Δ = softplus(dt_proj(dt)) the step size, h the SSM state. Determinism: every reduction runs in a fixed order
+/// (per-channel loops over tokens, fixed channel groups summed in order), so gradients do not depend on thread timing.
+/// </summary>
+public sealed class MambaBackprop
+{
+    readonly MambaConfig _c;
+    readonly WorkerPool _pool;
+    /// <summary>Steps of the scan between stored states (recompute granularity).</summary>
+    public int ScanChunk { get; }
+    /// <summary>Rows of logits materialised at once in the cross-entropy.</summary>
+    public int LossChunk { get; }
+    const int Groups = 16;   // fixed channel groups for the dB/dC reduction (independent of thread count)
+
+    int _m = -1, _b, _t;
+    Layer[] _layers = [];
+    float[] _hFinal = [], _rstdF = [], _yF = [];
+
+    // seconds per section since construction: where a training step's time goes (printed by the benchmark)
+    readonly double[] _sec = new double[5];
+    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total"];
+    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total).</summary>
+    public IReadOnlyDictionary<string, double> Seconds => SectionNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => _sec[x.i]);
+    /// <summary>Zeroes <see cref="Seconds"/> (e.g. after a warm-up step).</summary>
+    public void ResetProfile() => Array.Clear(_sec);
+    long Tick() => System.Diagnostics.Stopwatch.GetTimestamp();
+    void Tock(int section, long start) => _sec[section] += System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalSeconds;
+
+    /// <summary>Bytes of activations kept for the backward pass at the current batch shape (the memory that grows with B·T).</summary>
+    public long ActivationBytes => 4L * (_layers.Sum(a => (long)a.H.Length + a.U.Length + a.Rstd.Length + a.Xz.Length + a.Xc.Length + a.Xs.Length + a.Dbl.Length
+        + a.Dbn.Length + a.Rstd3.Length + a.DtRaw.Length + a.Delta.Length + a.Y.Length + a.Yg.Length + a.Hb.Length) + _hFinal.Length + _rstdF.Length + _yF.Length);
+
+    /// <summary>Saved activations of one layer. Shapes per row m of the M = B·T rows.</summary>
+    sealed class Layer
+    {
+        public float[] H = [];        // [M, D] block input (residual stream)
+        public float[] U = [];        // [M, D] normed input
+        public float[] Rstd = [];     // [M]
+        public float[] Xz = [];       // [M, 2E] in_proj output: x | z
+        public float[] Xc = [];       // [M, E] conv output before SiLU
+        public float[] Xs = [];       // [M, E] SiLU(conv)
+        public float[] Dbl = [];      // [M, R+2N] x_proj output (raw)
+        public float[] Dbn = [];      // [M, R+2N] after the weightless norms (= Dbl for mamba)
+        public float[] Rstd3 = [];    // [M, 3] rstd of dt, B, C
+        public float[] DtRaw = [];    // [M, E] dt_proj output + bias
+        public float[] Delta = [];    // [M, E] softplus
+        public float[] Y = [];        // [M, E] scan output incl. D skip, before the gate
+        public float[] Yg = [];       // [M, E] gated
+        public float[] Hb = [];       // [B, E, chunks, N] scan state at chunk starts
+    }
+
+    /// <summary>Creates the trainer's compute for a config; <paramref name="pool"/> runs the parallel parts.</summary>
+    public MambaBackprop(MambaConfig config, WorkerPool pool, int scanChunk = 64, int lossChunk = 64)
+    {
+        _c = config;
+        _pool = pool;
+        if (scanChunk < 1) throw new ArgumentOutOfRangeException(nameof(scanChunk));
+        if (lossChunk < 1) throw new ArgumentOutOfRangeException(nameof(lossChunk));
+        ScanChunk = scanChunk;
+        LossChunk = lossChunk;
+    }
+
+    void Ensure(int b, int t)
+    {
+        if (_b == b && _t == t) return;
+        int m = b * t, d = _c.HiddenSize, e = _c.IntermediateSize, n = _c.StateSize, r = _c.TimeStepRank;
+        int chunks = (t + ScanChunk - 1) / ScanChunk;
+        _layers = new Layer[_c.NumHiddenLayers];
+        for (int l = 0; l < _layers.Length; l++)
+            _layers[l] = new Layer
+            {
+                H = new float[m * d], U = new float[m * d], Rstd = new float[m], Xz = new float[m * 2 * e], Xc = new float[m * e],
+                Xs = new float[m * e], Dbl = new float[m * (r + 2 * n)], Dbn = _c.UseBcdtRms ? new float[m * (r + 2 * n)] : [],
+                Rstd3 = new float[m * 3], DtRaw = new float[m * e], Delta = new float[m * e], Y = new float[m * e], Yg = new float[m * e],
+                Hb = new float[(long)b * e * chunks * n is var hb && hb < int.MaxValue ? (int)hb : throw new ArgumentException("batch too large")],
+            };
+        _hFinal = new float[m * d]; _rstdF = new float[m]; _yF = new float[m * d];
+        _m = m; _b = b; _t = t;
+    }
+
+    /// <summary>
+    /// Forward over tokens [B·T] (row-major by sequence) and, when <paramref name="grads"/> is given, the backward pass
+    /// that ADDS <paramref name="gradScale"/> × d(sum of per-position cross-entropies)/dθ into it. Returns the sum of
+    /// the per-position cross-entropies (natural log).
+    /// </summary>
+    public double Run(MambaParameters p, int[] tokens, int[] targets, int batch, int length, MambaParameters? grads, float gradScale = 1)
+    {
+        if (tokens.Length != batch * length || targets.Length != batch * length)
+            throw new ArgumentException($"tokens/targets must hold batch×length = {batch * length} ids");
+        int v = _c.VocabSize;
+        foreach (var id in tokens) if ((uint)id >= (uint)v) throw new ArgumentException($"token id {id} is outside the vocabulary [0, {v})");
+        foreach (var id in targets) if ((uint)id >= (uint)v) throw new ArgumentException($"target id {id} is outside the vocabulary [0, {v})");
+        Ensure(batch, length);
+        long t0 = Tick();
+        try { return RunCore(p, tokens, targets, grads, gradScale); }
+        finally { Tock(4, t0); }
+    }
+
+    double RunCore(MambaParameters p, int[] tokens, int[] targets, MambaParameters? grads, float gradScale)
+    {
+        int m = _m, d = _c.HiddenSize;
+        // h⁰ = Embedding[ids]
+        var emb = p[MambaParameters.EmbeddingName];
+        var h = _layers.Length > 0 ? _layers[0].H : _hFinal;
+        for (int i = 0; i < m; i++) Array.Copy(emb, (long)tokens[i] * d, h, (long)i * d, d);
+        for (int l = 0; l < _layers.Length; l++)
+        {
+            var next = l + 1 < _layers.Length ? _layers[l + 1].H : _hFinal;
+            LayerForward(p, l, _layers[l], next);
+        }
+        // y = RMSNorm_f(h_L)
+        RmsNormRows(_hFinal, p[MambaParameters.NormFName], _yF, _rstdF, m, d, (float)_c.LayerNormEpsilon);
+        var head = _c.TieWordEmbeddings ? emb : p[MambaParameters.LmHeadName];
+        float[]? dy = grads != null ? Scratch("dyF", m * d, false) : null;
+        float[]? dHead = grads == null ? null : _c.TieWordEmbeddings ? grads[MambaParameters.EmbeddingName] : grads[MambaParameters.LmHeadName];
+        long tc = Tick();
+        double loss = CrossEntropy(head, targets, dy, dHead, gradScale);
+        Tock(3, tc);
+        if (grads == null) return loss;
+
+        // backward: norm_f, then the layers in reverse (residual: dh passes straight through and collects dMixer·…)
+        var dh = Scratch("dh", m * d, true);
+        RmsNormBackward(_hFinal, p[MambaParameters.NormFName], _rstdF, dy!, dh, grads[MambaParameters.NormFName], m, d);
+        for (int l = _layers.Length - 1; l >= 0; l--) LayerBackward(p, grads, l, _layers[l], dh);
+        // embedding: dEmb[id] += dh⁰ (serial over rows: fixed order for repeated ids)
+        var dEmb = grads[MambaParameters.EmbeddingName];
+        for (int i = 0; i < m; i++)
+        {
+            long o = (long)tokens[i] * d;
+            for (int j = 0; j < d; j++) dEmb[o + j] += dh[i * d + j];
+        }
+        return loss;
+    }
+
+    // ---------------------------------------------------------------- forward of one block
+    void LayerForward(MambaParameters p, int l, Layer a, float[] hOut)
+    {
+        int m = _m, d = _c.HiddenSize, e = _c.IntermediateSize, n = _c.StateSize, r = _c.TimeStepRank, k = _c.ConvKernel, xw = r + 2 * n;
+        string pre = $"backbone.layers.{l}.";
+        // u = RMSNorm(h)·w                                   [M, D]
+        RmsNormRows(a.H, p[pre + "norm.weight"], a.U, a.Rstd, m, d, (float)_c.LayerNormEpsilon);
+        // xz = u·W_inᵀ (+ b)                                 [M, 2E]
+        Linear(a.U, p[pre + "mixer.in_proj.weight"], _c.UseBias ? p[pre + "mixer.in_proj.bias"] : null, a.Xz, m, d, 2 * e);
+        // causal depthwise conv over x + SiLU               [M, E]
+        var cw = p[pre + "mixer.conv1d.weight"];
+        var cb = _c.UseConvBias ? p[pre + "mixer.conv1d.bias"] : null;
+        int T = _t;
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+            {
+                int t = row % T;
+                for (int c = 0; c < e; c++)
+                {
+                    float s = cb?[c] ?? 0;
+                    for (int j = 0; j < k; j++)
+                    {
+                        int tau = t - (k - 1) + j;
+                        if (tau >= 0) s += cw[c * k + j] * a.Xz[(row - t + tau) * 2 * e + c];
+                    }
+                    a.Xc[row * e + c] = s;
+                    a.Xs[row * e + c] = s / (1 + MathF.Exp(-s));
+                }
+            }
+        }, grain: 4);
+        // (dt, B, C) = x·W_xᵀ                                [M, R+2N]
+        Linear(a.Xs, p[pre + "mixer.x_proj.weight"], null, a.Dbl, m, e, xw);
+        var dbn = a.Dbl;
+        if (_c.UseBcdtRms)
+        {
+            // Falcon: weightless RMS norms of dt (R), B (N), C (N), eps = mixer_rms_eps
+            dbn = a.Dbn;
+            float eps = (float)_c.MixerRmsEps;
+            for (int row = 0; row < m; row++)
+            {
+                int o = row * xw;
+                a.Rstd3[row * 3] = NormSeg(a.Dbl, dbn, o, r, eps);
+                a.Rstd3[row * 3 + 1] = NormSeg(a.Dbl, dbn, o + r, n, eps);
+                a.Rstd3[row * 3 + 2] = NormSeg(a.Dbl, dbn, o + r + n, n, eps);
+            }
+        }
+        // Δ = softplus(dt·W_dtᵀ + b_dt)                      [M, E]
+        LinearStrided(dbn, xw, p[pre + "mixer.dt_proj.weight"], p[pre + "mixer.dt_proj.bias"], a.DtRaw, m, r, e);
+        Par.For(_pool, m * e, (i0, i1) =>
+        {
+            for (int i = i0; i < i1; i++) a.Delta[i] = Softplus(a.DtRaw[i]);
+        }, grain: 1024);
+        // selective scan per (sequence, channel), state kept at chunk starts
+        var aLog = p[pre + "mixer.A_log"];
+        var dSkip = p[pre + "mixer.D"];
+        int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
+        long ts = Tick();
+        // work item = (sequence, block of 8 channels), walked time-major so each row's Δ, x and B/C are read once per block
+        const int CB = 8;
+        int blocks = (e + CB - 1) / CB;
+        float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
+        Par.For(_pool, _b * blocks, (w0, w1) =>
+        {
+            var hs = new float[CB * n];
+            var aa = new float[CB * n];
+            var da = new float[n];
+            for (int w = w0; w < w1; w++)
+            {
+                int s = w / blocks, c0 = w % blocks * CB, cnt = Math.Min(CB, e - c0);
+                Array.Clear(hs);
+                for (int i = 0; i < cnt * n; i++) aa[i] = -MathF.Exp(aLog[c0 * n + i]);
+                for (int t = 0; t < T; t++)
+                {
+                    int row = s * T + t, o = row * xw;
+                    for (int ci = 0; ci < cnt; ci++)
+                    {
+                        int c = c0 + ci;
+                        var h = hs.AsSpan(ci * n, n);
+                        if (t % L == 0) h.CopyTo(hbAll.AsSpan((int)(((long)s * e + c) * chunks * n + t / L * n), n));
+                        float dl = delta[row * e + c], xv = xs[row * e + c], acc = 0;
+                        DecayFactors(dl, aa.AsSpan(ci * n, n), da);
+                        for (int j = 0; j < n; j++)
+                        {
+                            h[j] = da[j] * h[j] + dl * dbn[o + r + j] * xv;
+                            acc += h[j] * dbn[o + r + n + j];
+                        }
+                        y[row * e + c] = acc + dSkip[c] * xv;
+                    }
+                }
+            }
+        });
+        Tock(1, ts);
+        // gate: yg = y·SiLU(z); out = yg·W_outᵀ; h_{l+1} = h_l + out
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+                for (int c = 0; c < e; c++)
+                {
+                    float z = a.Xz[row * 2 * e + e + c];
+                    a.Yg[row * e + c] = a.Y[row * e + c] * z / (1 + MathF.Exp(-z));
+                }
+        }, grain: 4);
+        Linear(a.Yg, p[pre + "mixer.out_proj.weight"], _c.UseBias ? p[pre + "mixer.out_proj.bias"] : null, hOut, m, e, d);
+        for (int i = 0; i < m * d; i++) hOut[i] += a.H[i];
+    }
+
+    // ---------------------------------------------------------------- backward of one block; dh: [M, D] in/out
+    void LayerBackward(MambaParameters p, MambaParameters g, int l, Layer a, float[] dh)
+    {
+        int m = _m, d = _c.HiddenSize, e = _c.IntermediateSize, n = _c.StateSize, r = _c.TimeStepRank, k = _c.ConvKernel, xw = r + 2 * n;
+        int T = _t;
+        string pre = $"backbone.layers.{l}.";
+        // out_proj: dW_out += dhᵀ·yg, dyg = dh·W_out
+        var dyg = Scratch("dyg", m * e, false);
+        LinearBackward(dh, a.Yg, p[pre + "mixer.out_proj.weight"], g[pre + "mixer.out_proj.weight"], _c.UseBias ? g[pre + "mixer.out_proj.bias"] : null, dyg, m, e, d);
+        // gate: dy = dyg·SiLU(z), dz = dyg·y·SiLU'(z)
+        var dy = Scratch("dy", m * e, false);
+        var dxz = Scratch("dxz", m * 2 * e, true);
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+                for (int c = 0; c < e; c++)
+                {
+                    float z = a.Xz[row * 2 * e + e + c], sg = 1 / (1 + MathF.Exp(-z)), gy = dyg[row * e + c];
+                    dy[row * e + c] = gy * z * sg;
+                    dxz[row * 2 * e + e + c] = gy * a.Y[row * e + c] * sg * (1 + z * (1 - sg));
+                }
+        }, grain: 4);
+        // scan backward: reverse time, h recomputed per chunk from the stored chunk-start state
+        var dbn = _c.UseBcdtRms ? a.Dbn : a.Dbl;
+        var aLog = p[pre + "mixer.A_log"];
+        var dSkip = p[pre + "mixer.D"];
+        var gALog = g[pre + "mixer.A_log"];
+        var gD = g[pre + "mixer.D"];
+        var dDelta = Scratch("dDelta", m * e, false);
+        var dXs = Scratch("dXs", m * e, false);
+        var dBC = Scratch("dBC", Groups * m * 2 * n, true);   // per channel group: [M, 2N] partial dB | dC
+        int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
+        long ts = Tick();
+        Par.For(_pool, Groups, (g0, g1) =>
+        {
+            var hs = new float[(L + 1) * n];
+            var das = new float[L * n];   // exp(Δ·A) of the chunk, reused by the reverse sweep
+            var dhs = new float[n];
+            var aa = new float[n];
+            var gA = new float[n];
+            for (int grp = g0; grp < g1; grp++)
+            {
+                int off = grp * m * 2 * n;
+                for (int c = grp * per; c < Math.Min(e, (grp + 1) * per); c++)
+                {
+                    for (int j = 0; j < n; j++) { aa[j] = -MathF.Exp(aLog[c * n + j]); gA[j] = 0; }
+                    float gDc = 0;
+                    for (int s = 0; s < _b; s++)
+                    {
+                        Array.Clear(dhs);
+                        long hb = ((long)s * e + c) * chunks * n;
+                        for (int ch = chunks - 1; ch >= 0; ch--)
+                        {
+                            int t0 = ch * L, t1 = Math.Min(T, t0 + L);
+                            // hs[0] = state before t0; hs[i+1] = state after step t0+i
+                            Array.Copy(a.Hb, hb + ch * n, hs, 0, n);
+                            for (int t = t0; t < t1; t++)
+                            {
+                                int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
+                                float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
+                                var da = das.AsSpan((t - t0) * n, n);
+                                DecayFactors(dl, aa, da);
+                                for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
+                            }
+                            for (int t = t1 - 1; t >= t0; t--)
+                            {
+                                int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n, bo = off + row * 2 * n;
+                                float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], gy = dy[row * e + c];
+                                gDc += gy * xv;
+                                float gx = gy * dSkip[c], gdl = 0;
+                                int j = 0;
+                                if (Vector256.IsHardwareAccelerated && n >= 8)
+                                {
+                                    // the loop below, eight states at a time; lanes summed at the end (fixed order)
+                                    var vgdl = Vector256<float>.Zero; var vgx = Vector256<float>.Zero;
+                                    var vgy = Vector256.Create(gy); var vdl = Vector256.Create(dl); var vxv = Vector256.Create(xv); var vdlxv = Vector256.Create(dl * xv);
+                                    for (; j + 8 <= n; j += 8)
+                                    {
+                                        var bj = Vector256.Create(dbn.AsSpan(o + r + j, 8));
+                                        var cj = Vector256.Create(dbn.AsSpan(o + r + n + j, 8));
+                                        var dh = Vector256.FusedMultiplyAdd(vgy, cj, Vector256.Create(dhs.AsSpan(j, 8)));
+                                        var ht = Vector256.Create(hs.AsSpan(hi + j, 8));
+                                        var hp = Vector256.Create(hs.AsSpan(hi - n + j, 8));
+                                        var dA = Vector256.Create(das.AsSpan((t - t0) * n + j, 8));
+                                        var av = Vector256.Create(aa.AsSpan(j, 8));
+                                        var cSlot = dBC.AsSpan(bo + n + j, 8);
+                                        Vector256.FusedMultiplyAdd(vgy, ht, Vector256.Create((ReadOnlySpan<float>)cSlot)).CopyTo(cSlot);
+                                        var gdA = dh * hp * dA;
+                                        vgdl = Vector256.FusedMultiplyAdd(gdA, av, vgdl);
+                                        vgdl = Vector256.FusedMultiplyAdd(dh * bj, vxv, vgdl);
+                                        var gAs = gA.AsSpan(j, 8);
+                                        Vector256.FusedMultiplyAdd(gdA, vdl, Vector256.Create((ReadOnlySpan<float>)gAs)).CopyTo(gAs);
+                                        var bSlot = dBC.AsSpan(bo + j, 8);
+                                        Vector256.FusedMultiplyAdd(dh, vdlxv, Vector256.Create((ReadOnlySpan<float>)bSlot)).CopyTo(bSlot);
+                                        vgx = Vector256.FusedMultiplyAdd(dh * vdl, bj, vgx);
+                                        (dh * dA).CopyTo(dhs.AsSpan(j, 8));
+                                    }
+                                    gdl += Vector256.Sum(vgdl);
+                                    gx += Vector256.Sum(vgx);
+                                }
+                                for (; j < n; j++)
+                                {
+                                    float bj = dbn[o + r + j];
+                                    dhs[j] += gy * dbn[o + r + n + j];              // y_t = Σ h_t C_t
+                                    dBC[bo + n + j] += gy * hs[hi + j];             // dC
+                                    float dA = das[(t - t0) * n + j];
+                                    float gdA = dhs[j] * hs[hi - n + j] * dA;       // h_t = dA·h_{t-1} + Δ·B·x
+                                    gdl += gdA * aa[j] + dhs[j] * bj * xv;
+                                    gA[j] += gdA * dl;
+                                    dBC[bo + j] += dhs[j] * (dl * xv);              // dB
+                                    gx += dhs[j] * dl * bj;
+                                    dhs[j] *= dA;                                   // to h_{t-1}
+                                }
+                                dDelta[row * e + c] = gdl;
+                                dXs[row * e + c] = gx;
+                            }
+                        }
+                    }
+                    // A = −exp(A_log) ⇒ dA_log = dA·A
+                    for (int j = 0; j < n; j++) gALog[c * n + j] += gA[j] * aa[j];
+                    gD[c] += gDc;
+                }
+            }
+        });
+        Tock(2, ts);
+        // d(dbl normed): dt part from dt_proj backward, B/C from the group partials (summed in group order)
+        var dDbn = Scratch("dDbn", m * xw, true);
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+                for (int grp = 0; grp < Groups; grp++)
+                {
+                    int bo = grp * m * 2 * n + row * 2 * n;
+                    for (int j = 0; j < 2 * n; j++) dDbn[row * xw + r + j] += dBC[bo + j];
+                }
+        }, grain: 16);
+        // softplus: dDtRaw = dΔ·σ(dtraw) (identity above the threshold 20, as torch)
+        Par.For(_pool, m * e, (i0, i1) =>
+        {
+            for (int i = i0; i < i1; i++) { float v = a.DtRaw[i]; dDelta[i] *= v > 20 ? 1 : 1 / (1 + MathF.Exp(-v)); }
+        }, grain: 1024);
+        // dt_proj: dW_dt += dDtRawᵀ·dt, db += Σ dDtRaw, d(dt) = dDtRaw·W_dt (into the first R columns of dDbn)
+        var dtIn = Scratch("dtIn", m * r, false);
+        for (int row = 0; row < m; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r);
+        var dDt = Scratch("dDt", m * r, false);
+        LinearBackward(dDelta, dtIn, p[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.bias"], dDt, m, r, e);
+        for (int row = 0; row < m; row++) for (int j = 0; j < r; j++) dDbn[row * xw + j] += dDt[row * r + j];
+        // weightless norms (Falcon): dx = rstd·(dy − x̂·mean(dy·x̂))
+        var dDbl = dDbn;
+        if (_c.UseBcdtRms)
+        {
+            dDbl = Scratch("dDbl", m * xw, false);
+            for (int row = 0; row < m; row++)
+            {
+                int o = row * xw;
+                NormSegBackward(dbn, dDbn, dDbl, o, r, a.Rstd3[row * 3]);
+                NormSegBackward(dbn, dDbn, dDbl, o + r, n, a.Rstd3[row * 3 + 1]);
+                NormSegBackward(dbn, dDbn, dDbl, o + r + n, n, a.Rstd3[row * 3 + 2]);
+            }
+        }
+        // x_proj: dW_x += dDblᵀ·xs, dxs += dDbl·W_x
+        var dXs2 = Scratch("dXs2", m * e, false);
+        LinearBackward(dDbl, a.Xs, p[pre + "mixer.x_proj.weight"], g[pre + "mixer.x_proj.weight"], null, dXs2, m, e, xw);
+        // SiLU: dxc = dxs·SiLU'(xc)
+        var dXc = dXs;
+        Par.For(_pool, m * e, (i0, i1) =>
+        {
+            for (int i = i0; i < i1; i++)
+            {
+                float v = a.Xc[i], sg = 1 / (1 + MathF.Exp(-v));
+                dXc[i] = (dXs[i] + dXs2[i]) * sg * (1 + v * (1 - sg));
+            }
+        }, grain: 1024);
+        // conv backward, per channel (fixed order over sequences and time)
+        var cw = p[pre + "mixer.conv1d.weight"];
+        var gcw = g[pre + "mixer.conv1d.weight"];
+        var gcb = _c.UseConvBias ? g[pre + "mixer.conv1d.bias"] : null;
+        Par.For(_pool, e, (c0, c1) =>
+        {
+            for (int c = c0; c < c1; c++)
+            {
+                float gb = 0;
+                for (int s = 0; s < _b; s++)
+                    for (int t = 0; t < T; t++)
+                    {
+                        int row = s * T + t;
+                        float gv = dXc[row * e + c];
+                        gb += gv;
+                        for (int j = 0; j < k; j++)
+                        {
+                            int tau = t - (k - 1) + j;
+                            if (tau < 0) continue;
+                            int src = (s * T + tau) * 2 * e + c;
+                            gcw[c * k + j] += gv * a.Xz[src];
+                            dxz[src] += gv * cw[c * k + j];
+                        }
+                    }
+                if (gcb != null) gcb[c] += gb;
+            }
+        }, grain: 8);
+        // in_proj: dW_in += dxzᵀ·u, du = dxz·W_in
+        var du = Scratch("du", m * d, false);
+        LinearBackward(dxz, a.U, p[pre + "mixer.in_proj.weight"], g[pre + "mixer.in_proj.weight"], _c.UseBias ? g[pre + "mixer.in_proj.bias"] : null, du, m, d, 2 * e);
+        // block norm: dh += RMSNorm'ᵀ·du (the residual path already carries dh)
+        RmsNormBackward(a.H, p[pre + "norm.weight"], a.Rstd, du, dh, g[pre + "norm.weight"], m, d);
+    }
+
+    // ---------------------------------------------------------------- cross-entropy over vocabulary chunks
+    double CrossEntropy(float[] head, int[] targets, float[]? dy, float[]? dHead, float scale)
+    {
+        int m = _m, d = _c.HiddenSize, v = _c.VocabSize, rows = Math.Min(LossChunk, m);
+        var headT = Scratch("headT", d * v, false);
+        Gemm.Transpose(head, headT, v, d, _pool);
+        var x = Scratch("ceX", rows * d, false);
+        var logits = Scratch("logits", rows * v, false);
+        var lossRow = new double[rows];
+        float[]? logitsT = dy != null ? Scratch("logitsT", v * rows, false) : null;
+        float[]? dx = dy != null ? Scratch("ceDx", rows * d, false) : null;
+        double total = 0;
+        for (int r0 = 0; r0 < m; r0 += rows)
+        {
+            int cnt = Math.Min(rows, m - r0);
+            Array.Copy(_yF, r0 * d, x, 0, cnt * d);
+            Gemm.MatMul(x, headT, logits, cnt, d, v, false, _pool);
+            Par.For(_pool, cnt, (i0, i1) =>
+            {
+                for (int i = i0; i < i1; i++)
+                {
+                    var row = logits.AsSpan(i * v, v);
+                    int tg = targets[r0 + i];
+                    float max = System.Numerics.Tensors.TensorPrimitives.Max(row), target = row[tg];
+                    System.Numerics.Tensors.TensorPrimitives.Subtract(row, max, row);
+                    System.Numerics.Tensors.TensorPrimitives.Exp(row, row);
+                    float sum = System.Numerics.Tensors.TensorPrimitives.Sum(row);
+                    lossRow[i] = max + Math.Log(sum) - target;
+                    if (dy == null) continue;
+                    // d(CE)/dlogit = softmax − onehot, times the caller's scale
+                    System.Numerics.Tensors.TensorPrimitives.Multiply(row, scale / sum, row);
+                    row[tg] -= scale;
+                }
+            });
+            for (int i = 0; i < cnt; i++) total += lossRow[i];
+            if (dy == null) continue;
+            // dx = dlogits·W_head; dW_head += dlogitsᵀ·x
+            Gemm.MatMul(logits, head, dx!, cnt, v, d, false, _pool);
+            Array.Copy(dx!, 0, dy, r0 * d, cnt * d);
+            Gemm.Transpose(logits, logitsT!, cnt, v, _pool);
+            Gemm.MatMul(logitsT!, x, dHead!, v, cnt, d, true, _pool);
+        }
+        return total;
+    }
+
+    // ---------------------------------------------------------------- building blocks
+    // Temporaries reused across layers and steps (one per purpose; each is used by one call at a time). Buffers that are
+    // accumulated into are cleared; the others are fully overwritten before they are read.
+    readonly Dictionary<(string, int), float[]> _scratch = new();
+    float[] Scratch(string key, int length, bool zero)
+    {
+        if (!_scratch.TryGetValue((key, length), out var buf)) _scratch[(key, length)] = buf = new float[length];
+        else if (zero) Array.Clear(buf);
+        return buf;
+    }
+
+    /// <summary>dA[j] = exp(Δ·A[j]) (ZOH discretisation); forward and the backward recompute share it, so h is recomputed exactly.</summary>
+    static void DecayFactors(float dl, ReadOnlySpan<float> aa, Span<float> dst)
+    {
+        int j = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var vd = Vector256.Create(dl);
+            for (; j + 8 <= aa.Length; j += 8) Vector256.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
+        }
+        for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
+    }
+
+
+    static float Softplus(float v) => v > 20 ? v : MathF.Log(1 + MathF.Exp(v));
+
+    /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
+    void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
+    {
+        long t0 = Tick();
+        var wt = Scratch("wt", i * o, false);
+        Gemm.Transpose(w, wt, o, i, _pool);
+        Gemm.MatMul(x, wt, y, m, i, o, false, _pool);
+        if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
+        Tock(0, t0);
+    }
+
+    // x rows with stride xs (the first i columns used)
+    void LinearStrided(float[] x, int xs, float[] w, float[]? b, float[] y, int m, int i, int o)
+    {
+        var xc = Scratch("xStrided", m * i, false);
+        for (int row = 0; row < m; row++) Array.Copy(x, row * xs, xc, row * i, i);
+        Linear(xc, w, b, y, m, i, o);
+    }
+
+    /// <summary>Backward of y = x·Wᵀ + b given dy [M,O]: gW += dyᵀ·x, gb += Σ dy, dx = dy·W.</summary>
+    void LinearBackward(float[] dy, float[] x, float[] w, float[] gw, float[]? gb, float[] dx, int m, int i, int o)
+    {
+        long t0 = Tick();
+        var dyT = Scratch("dyT", o * m, false);
+        Gemm.Transpose(dy, dyT, m, o, _pool);
+        Gemm.MatMul(dyT, x, gw, o, m, i, true, _pool);
+        if (gb != null)
+            Par.For(_pool, o, (j0, j1) =>
+            {
+                for (int j = j0; j < j1; j++)
+                {
+                    float s = 0;
+                    for (int row = 0; row < m; row++) s += dyT[j * m + row];
+                    gb[j] += s;
+                }
+            });
+        Gemm.MatMul(dy, w, dx, m, o, i, false, _pool);
+        Tock(0, t0);
+    }
+
+    void RmsNormRows(float[] x, float[] w, float[] y, float[] rstd, int m, int d, float eps)
+    {
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+            {
+                var xr = x.AsSpan(row * d, d);
+                float ss = 0;
+                for (int j = 0; j < d; j++) ss += xr[j] * xr[j];
+                float rs = 1 / MathF.Sqrt(ss / d + eps);
+                rstd[row] = rs;
+                for (int j = 0; j < d; j++) y[row * d + j] = xr[j] * rs * w[j];
+            }
+        }, grain: 8);
+    }
+
+    /// <summary>y = w·x·rstd: dx += rstd·(w·dy) − x·rstd³/d·Σ(w·dy·x); gw += Σ_rows dy·x·rstd.</summary>
+    void RmsNormBackward(float[] x, float[] w, float[] rstd, float[] dy, float[] dx, float[] gw, int m, int d)
+    {
+        Par.For(_pool, m, (r0, r1) =>
+        {
+            for (int row = r0; row < r1; row++)
+            {
+                float rs = rstd[row], dot = 0;
+                for (int j = 0; j < d; j++) dot += w[j] * dy[row * d + j] * x[row * d + j];
+                float coef = dot * rs * rs * rs / d;
+                for (int j = 0; j < d; j++) dx[row * d + j] += rs * w[j] * dy[row * d + j] - x[row * d + j] * coef;
+            }
+        }, grain: 8);
+        Par.For(_pool, d, (j0, j1) =>
+        {
+            for (int j = j0; j < j1; j++)
+            {
+                float s = 0;
+                for (int row = 0; row < m; row++) s += dy[row * d + j] * x[row * d + j] * rstd[row];
+                gw[j] += s;
+            }
+        }, grain: 8);
+    }
+
+    static float NormSeg(float[] x, float[] y, int o, int len, float eps)
+    {
+        float ss = 0;
+        for (int j = 0; j < len; j++) ss += x[o + j] * x[o + j];
+        float rs = 1 / MathF.Sqrt(ss / len + eps);
+        for (int j = 0; j < len; j++) y[o + j] = x[o + j] * rs;
+        return rs;
+    }
+
+    // y = x·rstd (no weight), given y: dx = rstd·(dy − y·mean(dy·y))
+    static void NormSegBackward(float[] y, float[] dy, float[] dx, int o, int len, float rs)
+    {
+        float dot = 0;
+        for (int j = 0; j < len; j++) dot += dy[o + j] * y[o + j];
+        dot /= len;
+        for (int j = 0; j < len; j++) dx[o + j] = rs * (dy[o + j] - y[o + j] * dot);
+    }
+}
