@@ -18,14 +18,20 @@ static class KernelBench
         var x = new float[T * cols];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
         var y = new float[T * rows];
-        foreach (var type in new[] { "BF16", "F16", "F32" })
+        WeightMatrix? bf16 = null;
+        foreach (var type in new[] { "BF16", "F16", "F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K" })
         {
+            if (type.StartsWith('Q') && bf16 is null) continue;
             WeightMatrix w = type switch
             {
+                // quantized types (Kernels/Quantized, the gguf branch) from the bf16 matrix; the model runs them with
+                // pre-quantized activations (MatMulPrepared), this bench with their DotRows / MatMulRows
+                "Q8_0" or "Q4_0" or "Q4_K" or "Q6_K" => FalconMamba.Kernels.Quantized.QuantizedMatrix.Quantize(Enum.Parse<TensorType>(type), bf16!),
                 "BF16" => new BF16Matrix(Enumerable.Range(0, rows * cols).Select(i => (ushort)(0x3C00 + (i * 7919 % 255))).ToArray(), rows, cols),
                 "F16" => new F16Matrix(Enumerable.Range(0, rows * cols).Select(i => (Half)((i * 7919 % 255) / 512.0)).ToArray(), rows, cols),
                 _ => new F32Matrix(Enumerable.Range(0, rows * cols).Select(i => (i * 7919 % 255) / 512f).ToArray(), rows, cols),
             };
+            if (type == "BF16") bf16 = w;
             var job = new Job(w, x, y, threads, NativeWeightMatrix.RowBlock * cols);
             var dec = new List<double>();
             job.T = 1;

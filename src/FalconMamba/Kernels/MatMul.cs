@@ -12,7 +12,9 @@ namespace FalconMamba.Kernels;
 /// Why this shape of kernel: prefill is compute-bound once each weight byte is read once per chunk, and the
 /// per-token dot (one row × one token, two loads per FMA) leaves the FMA units waiting on loads. The micro-kernel
 /// keeps a 3-row × 4-token tile of accumulators in 12 vector registers (+3 weight vectors +1 activation = 16,
-/// the AVX2 register file), so each step does 7 loads for 12 FMAs and reuses every loaded vector 3–4 times.
+/// the AVX2 register file), so each step does 7 loads for 12 FMAs and reuses every loaded vector 3–4 times; with
+/// AVX-512's 32 registers a 4 × 6 tile runs first (10 loads per 24 FMAs). Leftover rows and tokens use the
+/// one-row and four-row decode kernels.
 ///
 /// Determinism: every output is one Vector256 accumulator over K in steps of 8, reduced with Vector256.Sum, then a
 /// scalar tail — the canonical arithmetic shared with the decode kernels (<see cref="Dot"/>) — so the result does
@@ -21,9 +23,9 @@ namespace FalconMamba.Kernels;
 /// </summary>
 public static unsafe class MatMul
 {
-    /// <summary>Rows per micro-tile.</summary>
+    /// <summary>Rows per micro-tile of the 16-register tile.</summary>
     public const int TileRows = 3;
-    /// <summary>Tokens per micro-tile.</summary>
+    /// <summary>Tokens per micro-tile of the 16-register tile.</summary>
     public const int TileTokens = 4;
 
     /// <summary>
