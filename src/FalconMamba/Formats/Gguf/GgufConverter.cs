@@ -27,7 +27,7 @@ public static class GgufConverter
     /// <summary>
     /// GGUF → HF folder: config.json, model.safetensors (F32/F16/BF16 files keep their type — every tensor, vectors included,
     /// in that dtype as HF stores them; quantized files are dequantized to F32) and, when the GGUF has tokenizer keys,
-    /// tokenizer_config.json (chat template and special tokens). <c>mixer_rms_eps</c> is written as the layer-norm eps,
+    /// tokenizer.json (byte-level BPE with the pre-tokenizer named by tokenizer.ggml.pre) and tokenizer_config.json (chat template and special tokens). <c>mixer_rms_eps</c> is written as the layer-norm eps,
     /// which is what llama.cpp uses for the B/C/dt norms of this file (SPEC.md §4.3).
     /// A_log = log(−A) is recovered from GGUF's A = −exp(A_log), picking the value whose exp reproduces A exactly.
     /// </summary>
@@ -78,6 +78,15 @@ public static class GgufConverter
                 if (tok.AddBosToken is bool ab) tc["add_bos_token"] = ab;
                 if (tok.ChatTemplate != null) tc["chat_template"] = tok.ChatTemplate;
                 File.WriteAllText(Path.Combine(outFolder, "tokenizer_config.json"), tc.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+                // tokenizer.json from tokenizer.ggml.tokens / merges / token_type (3 = control → special, 4 = user-defined → added).
+                var merges = (tok.Merges ?? []).Select((m, i) =>
+                {
+                    int sp = m.IndexOf(' ');
+                    return sp > 0 ? (m[..sp], m[(sp + 1)..]) : throw new ModelFormatException($"{ggufPath}: tokenizer.ggml.merges[{i}] '{m}' is not two tokens separated by a space");
+                }).ToList();
+                var added = tok.TokenTypes == null ? [] : Enumerable.Range(0, tok.Tokens.Length)
+                    .Where(i => tok.TokenTypes[i] is 3 or 4).Select(i => (i, tok.Tokens[i], tok.TokenTypes[i] == 3)).ToList();
+                Tokenization.Trainer.BpeTrainer.WriteTokenizerJson(Path.Combine(outFolder, "tokenizer.json"), tok.Tokens, merges, added, tok.Pre ?? "gpt-2");
             }
         }
     }

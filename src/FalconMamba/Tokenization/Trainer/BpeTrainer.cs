@@ -215,41 +215,9 @@ public static class BpeTrainer
     public static void Save(BpeModel model, string dir, string? chatTemplate = null)
     {
         Directory.CreateDirectory(dir);
-        var vocab = new JsonObject();
-        for (int i = 0; i < model.Vocab.Count; i++) vocab[model.Vocab[i]] = i;
         var added = new JsonArray();
-        for (int i = 0; i < model.SpecialTokens.Count; i++)
-            added.Add(new JsonObject
-            {
-                ["id"] = i, ["content"] = model.SpecialTokens[i], ["single_word"] = false, ["lstrip"] = false,
-                ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
-            });
-        var tok = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = added,
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject
-            {
-                ["type"] = "Sequence",
-                ["pretokenizers"] = new JsonArray(
-                    new JsonObject { ["type"] = "Punctuation", ["behavior"] = "Contiguous" },
-                    new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
-                    new JsonObject { ["type"] = "Digits", ["individual_digits"] = false },
-                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "[0-9][0-9][0-9]" }, ["behavior"] = "Isolated", ["invert"] = false }),
-            },
-            ["post_processor"] = null,
-            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
-            ["model"] = new JsonObject
-            {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = false,
-                ["vocab"] = vocab,
-                ["merges"] = new JsonArray(model.Merges.Select(m => (JsonNode)new JsonArray(m.Left, m.Right)).ToArray()),
-            },
-        };
+        for (int i = 0; i < model.SpecialTokens.Count; i++) added.Add(AddedToken(i, model.SpecialTokens[i], special: true));
+        WriteTokenizerJson(Path.Combine(dir, "tokenizer.json"), model.Vocab, model.Merges, added, "falcon");
         string eos = model.SpecialTokens.Count > 0 ? model.SpecialTokens[0] : "";
         var decoderMap = new JsonObject();
         foreach (var a in added) decoderMap[a!["id"]!.ToString()] = JsonNode.Parse(a.ToJsonString())!.AsObject().Also(o => o.Remove("id"));
@@ -267,8 +235,64 @@ public static class BpeTrainer
             ["tokenizer_class"] = "PreTrainedTokenizerFast",
             ["chat_template"] = chatTemplate ?? ChatMlTemplate,
         };
-        WriteAtomic(Path.Combine(dir, "tokenizer.json"), tok.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
         WriteAtomic(Path.Combine(dir, "tokenizer_config.json"), cfg.ToJsonString(new JsonSerializerOptions { WriteIndented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
+    }
+
+    static JsonObject AddedToken(int id, string content, bool special) => new()
+    {
+        ["id"] = id, ["content"] = content, ["single_word"] = false, ["lstrip"] = false,
+        ["rstrip"] = false, ["normalized"] = false, ["special"] = special,
+    };
+
+    /// <summary>
+    /// Writes a byte-level BPE tokenizer.json: vocabulary by id, merges in rank order, the added tokens, and the
+    /// pre-tokenizer of <paramref name="pre"/> ("falcon": Punctuation → ByteLevel → Digits → 3-digit Split, as
+    /// tokenizer/README.md describes; "gpt-2" and others: ByteLevel with the GPT-2 regex). Also used to turn a GGUF
+    /// vocabulary (tokenizer.ggml.*) back into a Hugging Face tokenizer.json.
+    /// </summary>
+    public static void WriteTokenizerJson(string path, IReadOnlyList<string> vocabById, IEnumerable<(string Left, string Right)> merges,
+        IEnumerable<(int Id, string Content, bool Special)> added, string pre)
+    {
+        var arr = new JsonArray();
+        foreach (var a in added) arr.Add(AddedToken(a.Id, a.Content, a.Special));
+        WriteTokenizerJson(path, vocabById, merges, arr, pre);
+    }
+
+    static void WriteTokenizerJson(string path, IReadOnlyList<string> vocabById, IEnumerable<(string Left, string Right)> merges, JsonArray added, string pre)
+    {
+        var vocab = new JsonObject();
+        for (int i = 0; i < vocabById.Count; i++) vocab[vocabById[i]] = i;
+        var byteLevel = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true };
+        JsonNode preTokenizer = pre == "falcon"
+            ? new JsonObject
+            {
+                ["type"] = "Sequence",
+                ["pretokenizers"] = new JsonArray(
+                    new JsonObject { ["type"] = "Punctuation", ["behavior"] = "Contiguous" },
+                    byteLevel,
+                    new JsonObject { ["type"] = "Digits", ["individual_digits"] = false },
+                    new JsonObject { ["type"] = "Split", ["pattern"] = new JsonObject { ["Regex"] = "[0-9][0-9][0-9]" }, ["behavior"] = "Isolated", ["invert"] = false }),
+            }
+            : byteLevel;
+        var tok = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
+            ["added_tokens"] = added,
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = preTokenizer,
+            ["post_processor"] = null,
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
+                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["ignore_merges"] = false,
+                ["vocab"] = vocab,
+                ["merges"] = new JsonArray(merges.Select(m => (JsonNode)new JsonArray(m.Left, m.Right)).ToArray()),
+            },
+        };
+        WriteAtomic(path, tok.ToJsonString(new JsonSerializerOptions { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }));
     }
 
     /// <summary>The ChatML template (the format the Falcon Mamba instruct blog shows, SPEC.md §8.3).</summary>
