@@ -99,7 +99,7 @@ public static class BpeTrainer
         {
             var bytes = System.Text.Encoding.UTF8.GetBytes(m.Value);
             var sb = new StringBuilder(bytes.Length);
-            foreach (var b in bytes) sb.Append(ByteLevelAlphabet.ByteToChar[b]);
+            foreach (var b in bytes) sb.Append(ByteLevelTable.ByteToChar[b]);
             // Digits: isolate runs of ASCII digits, then cut each run into groups of three from the left.
             string mapped = sb.ToString();
             int i = 0;
@@ -128,7 +128,7 @@ public static class BpeTrainer
         for (int i = 0; i < vocab.Count; i++) ids[vocab[i]] = i;
         for (int b = 0; b < 256; b++)
         {
-            string s = ByteLevelAlphabet.ByteToChar[b].ToString();
+            string s = ByteLevelTable.ByteToChar[b].ToString();
             if (ids.TryAdd(s, vocab.Count)) vocab.Add(s);
         }
         // Words in a fixed order so training is deterministic whatever the counting threads did.
