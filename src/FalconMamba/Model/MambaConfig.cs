@@ -169,31 +169,39 @@ public sealed record MambaConfig
             ["hidden_size"] = HiddenSize,
             ["state_size"] = StateSize,
             ["num_hidden_layers"] = NumHiddenLayers,
-            ["layer_norm_epsilon"] = LayerNormEpsilon,
-            ["expand"] = Expand,
+            ["layer_norm_epsilon"] = Float(LayerNormEpsilon),
+            ["expand"] = (int)Math.Round(Expand),   // an int in HF (intermediate_size carries the real width)
             ["intermediate_size"] = IntermediateSize,
             ["conv_kernel"] = ConvKernel,
             ["time_step_rank"] = TimeStepRank,
             ["use_bias"] = UseBias,
             ["use_conv_bias"] = UseConvBias,
             ["hidden_act"] = HiddenAct,
-            ["initializer_range"] = InitializerRange,
+            ["initializer_range"] = Float(InitializerRange),
             ["residual_in_fp32"] = ResidualInFp32,
             ["tie_word_embeddings"] = TieWordEmbeddings,
-            ["time_step_scale"] = TimeStepScale,
-            ["time_step_min"] = TimeStepMin,
-            ["time_step_max"] = TimeStepMax,
+            ["time_step_scale"] = Float(TimeStepScale),
+            ["time_step_min"] = Float(TimeStepMin),
+            ["time_step_max"] = Float(TimeStepMax),
             ["time_step_init_scheme"] = TimeStepInitScheme,
-            ["time_step_floor"] = TimeStepFloor,
+            ["time_step_floor"] = Float(TimeStepFloor),
             ["rescale_prenorm_residual"] = RescalePrenormResidual,
             ["use_cache"] = true,
             ["bos_token_id"] = BosTokenId,
             ["eos_token_id"] = EosTokenIds.Count == 1 ? JsonValue.Create(EosTokenIds[0]) : new JsonArray(EosTokenIds.Select(i => (JsonNode)i).ToArray()),
             ["pad_token_id"] = PadTokenId,
         };
-        if (ModelType == "falcon_mamba") o["mixer_rms_eps"] = MixerRmsEps;
+        if (ModelType == "falcon_mamba") o["mixer_rms_eps"] = Float(MixerRmsEps);
         if (TorchDtype != null) o["torch_dtype"] = TorchDtype;
         return o.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
+    }
+
+    /// <summary>A float field written with a decimal point: transformers 5's strict config rejects 1 where it expects 1.0.</summary>
+    static JsonNode Float(double v)
+    {
+        string t = v.ToString("R", CultureInfo.InvariantCulture);
+        if (!t.Contains('.') && !t.Contains('E') && !t.Contains('e')) t += ".0";
+        return JsonNode.Parse(t)!;
     }
 
     static int? Int(JsonObject o, string key, string src)

@@ -22,7 +22,9 @@ public static class Checkpoint
         string tmp = Path.Combine(parent, $".{Path.GetFileName(folder)}.tmp-{Environment.ProcessId}");
         if (Directory.Exists(tmp)) Directory.Delete(tmp, true);
         Directory.CreateDirectory(tmp);
-        File.WriteAllText(Path.Combine(tmp, "config.json"), p.Config.ToJson());
+        // rescale_prenorm_residual only shapes the initialisation, but transformers 5.17 applies it again to weights it
+        // loads (out_proj ÷ √layers; measured: 0.105 relative logit error, gone when false), so a trained checkpoint says false.
+        File.WriteAllText(Path.Combine(tmp, "config.json"), (p.Config with { RescalePrenormResidual = false }).ToJson());
         p.Save(Path.Combine(tmp, "model.safetensors"));
         var gen = new JsonObject { ["_from_model_config"] = true };
         if (p.Config.BosTokenId is int bos) gen["bos_token_id"] = bos;

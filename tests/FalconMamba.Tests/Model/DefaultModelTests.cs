@@ -75,4 +75,44 @@ public class DefaultModelTests
         // llama.cpp rounds activations to f16 in its F16 products (see the GGUF parity tests): 1e-3 relative.
         Assert.True(maxDiff / maxLogit <= 1e-3);
     }
+
+    [Fact]
+    public async Task TransformersReadsTheShippedFolderAsWeDo()
+    {
+        // default_model_oracle.json: transformers 5.17 (PyTorch 2.11, CPU f32) loading this folder with
+        // FalconMambaForCausalLM / AutoTokenizer (check_default_model.py, run on the lent GPU machine).
+        var o = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(TestPaths.RepoRoot, "tests", "FalconMamba.Tests", "Fixtures", "transformers", "default_model_oracle.json")))!;
+        var tok = Tokenizer.Load(Dir);
+        int[] hfIds = o["ids"]!.AsArray().Select(x => x!.GetValue<int>()).ToArray();
+        Assert.Equal(hfIds, tok.EncodeToIds(o["text"]!.GetValue<string>(), addSpecialTokens: false));
+        Assert.Equal(o["chat"]!.GetValue<string>(), FalconMamba.Tokenization.ChatTemplates.TokenizerChatExtensions.ApplyChatTemplate(tok,
+            [new("system", "be brief"), new("user", "hi")], addGenerationPrompt: true));
+        // The fixture was recorded while config.json still said rescale_prenorm_residual: true, and transformers 5.17
+        // re-applies that init-time rescale to loaded weights (out_proj ÷ √layers). So the oracle is this folder with
+        // out_proj scaled that way (the shipped config now says false, and checkpoints are written with false).
+        string scaled = TestPaths.NewTempDir();
+        foreach (var f in new[] { "config.json", "tokenizer.json", "tokenizer_config.json" }) File.Copy(Path.Combine(Dir, f), Path.Combine(scaled, f));
+        using (var st = FalconMamba.Formats.Safetensors.SafetensorsFile.Open(Path.Combine(Dir, "model.safetensors")))
+        {
+            int layers = MambaConfig.Load(Dir).NumHiddenLayers;
+            var entries = st.Tensors.Values.Select(t =>
+            {
+                var v = st.ReadFloat32(t);
+                if (t.Name.EndsWith("out_proj.weight")) for (int i = 0; i < v.Length; i++) v[i] /= MathF.Sqrt(layers);
+                return FalconMamba.Formats.Safetensors.SafetensorsEntry.FromFloat32(t.Name, t.Shape, v);
+            }).ToList();
+            FalconMamba.Formats.Safetensors.SafetensorsWriter.Write(Path.Combine(scaled, "model.safetensors"), entries);
+        }
+        using var model = MambaModel.Load(scaled);
+        using var ctx = model.CreateContext(2, 16);
+        var last = ctx.Prefill(hfIds, model.CreateState()).ToArray();
+        var expected = o["logits_last"]!.AsArray().Select(x => x!.GetValue<double>()).ToArray();
+        double d = last.Zip(expected, (a, b) => Math.Abs(a - b)).Max(), m = expected.Max(Math.Abs);
+        TestContext.Current.TestOutputHelper?.WriteLine($"shipped model vs transformers: max|Δlogit|/max|logit| = {d / m:E3}");
+        Assert.True(d / m <= 2e-5);
+        using var g = new Generator(model, 1);
+        var greedy = new List<int>();
+        await foreach (var t in g.GenerateAsync(hfIds[..8], new SamplingOptions { MaxNewTokens = 12, EosTokenIds = [] })) greedy.Add(t.Id);
+        Assert.Equal(o["greedy"]!.AsArray().Select(x => x!.GetValue<int>()), greedy);
+    }
 }
