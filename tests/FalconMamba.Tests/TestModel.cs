@@ -61,19 +61,17 @@ public sealed class TestModel
         _ => v,
     };
 
-    /// <summary>Parameters as float64 for the reference (rounded through <paramref name="dtype"/> for matrices).</summary>
+    /// <summary>Parameters as float64 for the reference (rounded through <paramref name="dtype"/>).</summary>
     public Dictionary<string, double[]> AsDouble(string dtype = "F32") =>
-        Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.Values.Select(v => (double)Round(v, DTypeOf(kv.Key, kv.Value.Shape, dtype))).ToArray());
+        Tensors.ToDictionary(kv => kv.Key, kv => kv.Value.Values.Select(v => (double)Round(v, dtype)).ToArray());
 
-    /// <summary>Matrices use the requested dtype; vectors and A_log/D/conv are written as the same dtype too (HF stores all bf16).</summary>
-    static string DTypeOf(string name, long[] shape, string dtype) => dtype;
 
     /// <summary>Writes config.json and model.safetensors (or shards) to <paramref name="dir"/>.</summary>
     public string WriteFolder(string dir, string dtype = "F32", long? shardBytes = null)
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), Config.ToJson());
-        var entries = Tensors.Select(kv => SafetensorsEntry.FromFloat32(kv.Key, kv.Value.Shape, kv.Value.Values, DTypeOf(kv.Key, kv.Value.Shape, dtype))).ToList();
+        var entries = Tensors.Select(kv => SafetensorsEntry.FromFloat32(kv.Key, kv.Value.Shape, kv.Value.Values, dtype))   // every tensor in one dtype, as HF stores a bf16 model).ToList();
         if (shardBytes is long s) SafetensorsWriter.WriteSharded(dir, entries, s);
         else SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), entries, new Dictionary<string, string> { ["format"] = "pt" });
         return dir;
