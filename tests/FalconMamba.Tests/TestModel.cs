@@ -71,7 +71,7 @@ public sealed class TestModel
     {
         Directory.CreateDirectory(dir);
         File.WriteAllText(Path.Combine(dir, "config.json"), Config.ToJson());
-        var entries = Tensors.Select(kv => SafetensorsEntry.FromFloat32(kv.Key, kv.Value.Shape, kv.Value.Values, dtype))   // every tensor in one dtype, as HF stores a bf16 model).ToList();
+        var entries = Tensors.Select(kv => SafetensorsEntry.FromFloat32(kv.Key, kv.Value.Shape, kv.Value.Values, dtype)).ToList();   // every tensor in one dtype, as HF stores a bf16 model
         if (shardBytes is long s) SafetensorsWriter.WriteSharded(dir, entries, s);
         else SafetensorsWriter.Write(Path.Combine(dir, "model.safetensors"), entries, new Dictionary<string, string> { ["format"] = "pt" });
         return dir;
