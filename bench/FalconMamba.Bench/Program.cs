@@ -25,6 +25,9 @@ try
         case "kernels":
             KernelBench.Run(int.Parse(Arg("--threads", Environment.ProcessorCount.ToString())), int.Parse(Arg("--rows", "8192")), int.Parse(Arg("--cols", "4096")), int.Parse(Arg("--tokens", "64")));
             return 0;
+        case "decode-layout":
+            DecodeLayoutBench.Run(int.Parse(Arg("--threads", "1")), Arg("--cols", "768,4096,8192").Split(',').Select(int.Parse).ToArray(), int.Parse(Arg("--mib", "512")));
+            return 0;
         case "train-bench":
             return TrainBench.Run((name, def) => Arg(name, def));
         default:

@@ -107,10 +107,20 @@ public static unsafe class Dot
     }
 
     /// <summary>
+    /// Rows at most this long (f32 activations of at most 8 KiB, a quarter of L1d) are multiplied one row after
+    /// another; longer rows eight at a time. Why (FalconMamba.Bench decode-layout, bf16 weights from DRAM):
+    /// with short rows the activation vector stays in L1 and one sequential weight stream is what the hardware
+    /// prefetcher follows best — 768 columns, 2 threads: one row at a time 28–31 GB/s, eight interleaved rows
+    /// 14–17 GB/s (eight streams of only 1.5 KiB each). With long rows x no longer fits in L1 next to the streaming
+    /// weights, and sharing each x load among eight rows wins: 8192 columns, 2 threads: 27–33 GB/s against 17–18.
+    /// </summary>
+    internal const int OneRowMaxCols = 2048;
+
+    /// <summary>
     /// Decode kernel: y[r − rowStart] = Σ_i W[r, i]·x[i] for rows [rowStart, rowEnd) of a row-major 16-bit matrix
-    /// (bf16 or f16 by <typeparamref name="TW"/>) with <paramref name="cols"/> columns. Four rows at a time share each
-    /// activation load and keep four independent FMA chains in flight, which leaves the weight bytes' loads as the
-    /// bottleneck (one chain per row is enough: 4 chains sustain ~16 B/cycle/core of bf16, above DRAM speed).
+    /// (bf16 or f16 by <typeparamref name="TW"/>) with <paramref name="cols"/> columns. Short rows one after another,
+    /// long rows eight (then four) at a time sharing each activation load (see <see cref="OneRowMaxCols"/>); both
+    /// keep one FMA chain per row, the canonical arithmetic of <see cref="Row{TW}"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void Rows<TW>(ushort* w, int cols, ReadOnlySpan<float> x, Span<float> y, int rowStart, int rowEnd) where TW : struct, IWiden16
@@ -120,7 +130,7 @@ public static unsafe class Dot
         fixed (float* py = y)
         {
             int r = rowStart;
-            if (Vector256.IsHardwareAccelerated)
+            if (Vector256.IsHardwareAccelerated && cols > OneRowMaxCols)
             {
                 for (; r + 8 <= rowEnd; r += 8) Rows8<TW>(w + (long)r * cols, cols, px, py + (r - rowStart));
                 for (; r + 4 <= rowEnd; r += 4) Rows4<TW>(w + (long)r * cols, cols, px, py + (r - rowStart));
@@ -205,12 +215,12 @@ public static unsafe class Dot
         y[0] = s0; y[1] = s1; y[2] = s2; y[3] = s3;
     }
 
-    /// <summary>f32 decode kernel: the same as <see cref="Rows{TW}"/> on f32 rows (ldw floats apart).</summary>
+    /// <summary>f32 decode kernel: the same as <see cref="Rows{TW}"/> on f32 rows (short rows one at a time, long rows four at a time).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void RowsF32(float* w, int cols, float* px, float* py, int count)
     {
         int r = 0;
-        if (Vector256.IsHardwareAccelerated)
+        if (Vector256.IsHardwareAccelerated && cols > OneRowMaxCols)
             for (; r + 4 <= count; r += 4) Rows4F32(w + (long)r * cols, cols, px, py + r);
         for (; r < count; r++) py[r] = RowF32(w + (long)r * cols, px, cols);
     }

@@ -35,28 +35,56 @@ public static class SelectiveScan
     }
 
     /// <summary>
-    /// Vectorized over the state dimension N. For each channel, exp(Δ·A) for the whole chunk is computed in one
-    /// <see cref="TensorPrimitives.Exp(ReadOnlySpan{float}, Span{float})"/> call (scratch: T·N floats), then the
-    /// recurrence runs with h held in vector registers (N = 16: one Vector512 or two Vector256).
+    /// Vectorized over the state dimension N. exp(Δ·A) for a block of channels × the whole chunk is computed in one
+    /// <see cref="TensorPrimitives.Exp(ReadOnlySpan{float}, Span{float})"/> call into <paramref name="scratch"/>
+    /// ([channels, T, N]; as many channels as it holds), then each channel's recurrence runs with h held in vector
+    /// registers (N = 16: two Vector256). Why blocks of channels: a decode step (T = 1) has only N = 16 values per
+    /// channel, and one call per channel cost more in call overhead than the exponentials themselves; the values
+    /// and their order per element are the same whatever the block, so decode and prefill stay bit-identical.
     /// </summary>
     public static void Forward(int T, int E, int N, int cStart, int cEnd,
         ReadOnlySpan<float> x, int xStride, ReadOnlySpan<float> delta, ReadOnlySpan<float> z, int zStride,
         ReadOnlySpan<float> B, ReadOnlySpan<float> C, ReadOnlySpan<float> A, ReadOnlySpan<float> D,
         Span<float> h, Span<float> y, Span<float> scratch)
     {
-        var dA = scratch[..(T * N)];
-        for (int c = cStart; c < cEnd; c++)
+        int per = T * N;
+        if (scratch.Length < per) throw new ArgumentException($"scan scratch holds {scratch.Length} floats, needs at least T·N = {per}", nameof(scratch));
+        int block = Math.Max(1, scratch.Length / per);
+        for (int c0 = cStart; c0 < cEnd; c0 += block)
         {
-            var a = A.Slice(c * N, N);
-            for (int t = 0; t < T; t++) TensorPrimitives.Multiply(a, delta[t * E + c], dA.Slice(t * N, N));
+            int cb = Math.Min(block, cEnd - c0);
+            var dA = scratch[..(cb * per)];
+            // dA[j, t, :] = Δ[t, c0+j] · A[c0+j, :]
+            for (int j = 0; j < cb; j++)
+            {
+                var a = A.Slice((c0 + j) * N, N);
+                for (int t = 0; t < T; t++) Scale(a, delta[t * E + c0 + j], dA.Slice(j * per + t * N, N));
+            }
             TensorPrimitives.Exp(dA, dA);
-            var hc = h.Slice(c * N, N);
-            float dc = D[c];
-            if (N == 16 && Vector256.IsHardwareAccelerated)
-                Channel16(T, E, c, x, xStride, delta, z, zStride, B, C, dc, dA, hc, y);
-            else
-                ChannelGeneric(T, E, N, c, x, xStride, delta, z, zStride, B, C, dc, dA, hc, y);
+            for (int j = 0; j < cb; j++)
+            {
+                int c = c0 + j;
+                var hc = h.Slice(c * N, N);
+                var dAc = dA.Slice(j * per, per);
+                if (N == 16 && Vector256.IsHardwareAccelerated)
+                    Channel16(T, E, c, x, xStride, delta, z, zStride, B, C, D[c], dAc, hc, y);
+                else
+                    ChannelGeneric(T, E, N, c, x, xStride, delta, z, zStride, B, C, D[c], dAc, hc, y);
+            }
         }
+    }
+
+    /// <summary>dst = a · s (inline: a TensorPrimitives call per 16 values costs more than the multiplies).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Scale(ReadOnlySpan<float> a, float s, Span<float> dst)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            var sv = Vector256.Create(s);
+            for (; i + 8 <= a.Length; i += 8) (Vector256.Create<float>(a.Slice(i, 8)) * sv).CopyTo(dst.Slice(i, 8));
+        }
+        for (; i < a.Length; i++) dst[i] = a[i] * s;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

@@ -58,7 +58,7 @@ public sealed class MambaContext : IDisposable
         int maxCols = Math.Max(Math.Max(_d, _e), _r);
         // per worker: one block of rows widened to f32 for the tiled prefill product
         _linear = new LinearJob(_pool.ThreadCount, NativeWeightMatrix.RowBlock * maxCols);
-        _scan = new ScanJob(_pool.ThreadCount, T * _n);
+        _scan = new ScanJob(_pool.ThreadCount, Math.Max(T * _n, 2048)); // ≥ 2048: a decode step batches exp(Δ·A) over 128 channels
     }
 
     /// <summary>

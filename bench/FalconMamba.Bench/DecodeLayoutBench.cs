@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
+using FalconMamba.Kernels;
+
+namespace FalconMamba.Bench;
+
+/// <summary>
+/// `decode-layout [--cols 768,4096,8192] [--mib 512] [--threads 1]`: how the decode kernel should walk a weight
+/// matrix (the evidence for <c>Dot.OneRowMaxCols</c>). A bf16 matrix larger than the last-level cache, of the given
+/// width, is multiplied by a vector several ways: the library's kernel (<see cref="BF16Matrix.DotRows"/>), one row
+/// at a time (one 8-wide FMA chain), 2 and 8 adjacent rows at once sharing each activation load, one row with a
+/// 16-wide (AVX-512) chain, and 8 rows taken from 8 far-apart places of the thread's range (8 long sequential
+/// streams). GB/s of weights, median of 7 passes, next to the machine's streaming read bandwidth.
+/// </summary>
+static unsafe class DecodeLayoutBench
+{
+    public static void Run(int threads, int[] colsList, int mib)
+    {
+        using var pool = new WorkerPool(threads);
+        var bw = MemoryBandwidth.Measure(pool);
+        Console.WriteLine($"read bandwidth ({threads} threads): best {bw.BestBytesPerSecond / 1e9:F2} GB/s, median {bw.MedianBytesPerSecond / 1e9:F2} GB/s");
+        foreach (int cols in colsList)
+        {
+            int rows = (int)((long)mib * 1024 * 1024 / 2 / cols) / 8 * 8;
+            var data = new ushort[(long)rows * cols];
+            var rng = new Random(1);
+            for (long i = 0; i < data.LongLength; i++) data[i] = (ushort)(0x3C00 + rng.Next(255));
+            var m = new BF16Matrix(data, rows, cols);
+            var x = new float[cols];
+            for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() - 0.5);
+            var y = new float[rows];
+            foreach (var (name, rowsAtOnce) in new[] { ("library kernel", 0), ("1 row at a time", 1), ("2 rows interleaved", 2), ("8 rows interleaved", 8), ("1 row, zmm chain", 16), ("8 far-apart streams", 32) })
+            {
+                var job = new Job(m, x, y, rowsAtOnce);
+                var gbs = new List<double>();
+                for (int pass = 0; pass < 8; pass++)
+                {
+                    long t0 = Stopwatch.GetTimestamp();
+                    pool.For(rows, job, 16);
+                    if (pass > 0) gbs.Add(m.ByteSize / Stopwatch.GetElapsedTime(t0).TotalSeconds / 1e9);
+                }
+                gbs.Sort();
+                Console.WriteLine($"cols {cols,5}  {name,-20} {gbs[gbs.Count / 2],6:F2} GB/s (min {gbs[0]:F2}, max {gbs[^1]:F2}), {threads} thread(s), {m.ByteSize >> 20} MiB");
+            }
+        }
+    }
+
+    sealed class Job(BF16Matrix m, float[] x, float[] y, int rowsAtOnce) : IParallelBody
+    {
+        public void Invoke(int start, int end, int worker)
+        {
+            if (rowsAtOnce == 0) { m.DotRows(x, y.AsSpan(start, end - start), start, end); return; }
+            fixed (ushort* w = m.Row(0))
+            fixed (float* px = x)
+            fixed (float* py = y)
+            {
+                int r = start;
+                if (rowsAtOnce >= 32)
+                {
+                    int g = 8;
+                    int S = (end - start) / g;
+                    var ptr = stackalloc ushort*[8];
+                    for (int j = 0; j < S; j++)
+                    {
+                        for (int k = 0; k < 8; k++) ptr[k] = w + (long)(start + (k % g) * S + j) * m.Cols;
+                        RowsP(ptr, m.Cols, px, py + start + j, S);
+                    }
+                    return;
+                }
+                if (rowsAtOnce == 1) { for (; r < end; r++) py[r] = Row256(w + (long)r * m.Cols, px, m.Cols); return; }
+                if (rowsAtOnce == 16) { for (; r < end; r++) py[r] = Row512(w + (long)r * m.Cols, px, m.Cols); return; }
+                for (; r + rowsAtOnce <= end; r += rowsAtOnce)
+                    if (rowsAtOnce == 8) Rows8(w + (long)r * m.Cols, m.Cols, px, py + r);
+                    else Rows2(w + (long)r * m.Cols, m.Cols, px, py + r);
+                if (r < end) m.DotRows(x, y.AsSpan(r, end - r), r, end);
+            }
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Load8(ushort* p) => Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(p), 16).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Row512(ushort* w, float* px, int n)
+    {
+        var a = Vector512<float>.Zero;
+        int i = 0;
+        for (; i + 16 <= n; i += 16)
+            a = Vector512.FusedMultiplyAdd(Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Vector256.Load(w + i)), 16).AsSingle(), Vector512.Load(px + i), a);
+        return Vector512.Sum(a);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Row256(ushort* w, float* px, int n)
+    {
+        var a = Vector256<float>.Zero;
+        for (int i = 0; i + 8 <= n; i += 8) a = Vector256.FusedMultiplyAdd(Load8(w + i), Vector256.Load(px + i), a);
+        return Vector256.Sum(a);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void RowsP(ushort** p, int n, float* px, float* y, int ys)
+    {
+        ushort* p0 = p[0], p1 = p[1], p2 = p[2], p3 = p[3], p4 = p[4], p5 = p[5], p6 = p[6], p7 = p[7];
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(px + i);
+            a0 = Vector256.FusedMultiplyAdd(Load8(p0 + i), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(p1 + i), xv, a1);
+            a2 = Vector256.FusedMultiplyAdd(Load8(p2 + i), xv, a2);
+            a3 = Vector256.FusedMultiplyAdd(Load8(p3 + i), xv, a3);
+            a4 = Vector256.FusedMultiplyAdd(Load8(p4 + i), xv, a4);
+            a5 = Vector256.FusedMultiplyAdd(Load8(p5 + i), xv, a5);
+            a6 = Vector256.FusedMultiplyAdd(Load8(p6 + i), xv, a6);
+            a7 = Vector256.FusedMultiplyAdd(Load8(p7 + i), xv, a7);
+        }
+        y[0] = Vector256.Sum(a0); y[ys] = Vector256.Sum(a1); y[2 * ys] = Vector256.Sum(a2); y[3 * ys] = Vector256.Sum(a3);
+        y[4 * ys] = Vector256.Sum(a4); y[5 * ys] = Vector256.Sum(a5); y[6 * ys] = Vector256.Sum(a6); y[7 * ys] = Vector256.Sum(a7);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows2(ushort* w, int n, float* px, float* y)
+    {
+        Vector256<float> a0 = default, a1 = default;
+        for (int i = 0; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(px + i);
+            a0 = Vector256.FusedMultiplyAdd(Load8(w + i), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(w + n + i), xv, a1);
+        }
+        y[0] = Vector256.Sum(a0); y[1] = Vector256.Sum(a1);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows8(ushort* w, int n, float* px, float* y)
+    {
+        long n1 = n;
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(px + i);
+            ushort* p = w + i;
+            a0 = Vector256.FusedMultiplyAdd(Load8(p), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(p + n1), xv, a1);
+            a2 = Vector256.FusedMultiplyAdd(Load8(p + 2 * n1), xv, a2);
+            a3 = Vector256.FusedMultiplyAdd(Load8(p + 3 * n1), xv, a3);
+            a4 = Vector256.FusedMultiplyAdd(Load8(p + 4 * n1), xv, a4);
+            a5 = Vector256.FusedMultiplyAdd(Load8(p + 5 * n1), xv, a5);
+            a6 = Vector256.FusedMultiplyAdd(Load8(p + 6 * n1), xv, a6);
+            a7 = Vector256.FusedMultiplyAdd(Load8(p + 7 * n1), xv, a7);
+        }
+        y[0] = Vector256.Sum(a0); y[1] = Vector256.Sum(a1); y[2] = Vector256.Sum(a2); y[3] = Vector256.Sum(a3);
+        y[4] = Vector256.Sum(a4); y[5] = Vector256.Sum(a5); y[6] = Vector256.Sum(a6); y[7] = Vector256.Sum(a7);
+    }
+}
