@@ -28,6 +28,8 @@ try
         case "decode-layout":
             DecodeLayoutBench.Run(int.Parse(Arg("--threads", "1")), Arg("--cols", "768,4096,8192").Split(',').Select(int.Parse).ToArray(), int.Parse(Arg("--mib", "512")));
             return 0;
+        case "pad-dt-rank":
+            return PadDtRank.Run((name, def) => Arg(name, def));
         case "train-bench":
             return TrainBench.Run((name, def) => Arg(name, def));
         default:
