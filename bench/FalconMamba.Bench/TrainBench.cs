@@ -19,7 +19,8 @@ internal static class TrainBench
         int ctx = int.Parse(arg("--ctx", "512")), batch = int.Parse(arg("--batch", "8")), steps = int.Parse(arg("--steps", "4"));
         int threads = int.Parse(arg("--threads", "0")); if (threads <= 0) threads = Environment.ProcessorCount;
         string memCtx = arg("--mem-ctx", "256,512,1024,2048,4096");
-        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
+        var precision = new TrainConfig { Precision = arg("--precision", "f32") }.PrecisionMode;
+        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, precision {precision}, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
             $"AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported})\n");
 
         double peak256 = PeakFma(threads, wide: false), peak512 = Vector512.IsHardwareAccelerated ? PeakFma(threads, wide: true) : double.NaN;
@@ -38,7 +39,7 @@ internal static class TrainBench
         var p = MambaParameters.Initialize(cfg, 1);
         var g = p.ZerosLike();
         var opt = new AdamW(p, new AdamWOptions());
-        var bp = new MambaBackprop(cfg, pool);
+        var bp = new MambaBackprop(cfg, pool) { Precision = precision };
         var rng = new Random(1);
         var tok = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
         var tgt = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
@@ -62,7 +63,7 @@ internal static class TrainBench
         Console.WriteLine($"\n| context (batch 1) | activations kept | s/step | tok/s | process peak RSS |\n|---|---|---|---|---|");
         foreach (var t in memCtx.Split(',').Select(int.Parse))
         {
-            var b1 = new MambaBackprop(cfg, pool);
+            var b1 = new MambaBackprop(cfg, pool) { Precision = precision };
             var ids = Enumerable.Range(0, t).Select(_ => rng.Next(v)).ToArray();
             g.Clear();
             b1.Run(p, ids, ids, 1, t, g, 1f / t);
