@@ -85,6 +85,23 @@ public class MixedPrecisionTests
     }
 
     [Fact]
+    public void Bf16GradientsDoNotDependOnThreadCount()
+    {
+        // rounding is element-wise, so the fixed reduction order of the f32 path carries over
+        var cfg = GradientTests.Tiny("falcon_mamba", false, d: 16, e: 40, v: 50);
+        var p = MambaParameters.Initialize(cfg, 1);
+        var rng = new Random(2);
+        var tok = Enumerable.Range(0, 3 * 20).Select(_ => rng.Next(50)).ToArray();
+        var g1 = p.ZerosLike(); var g4 = p.ZerosLike();
+        using var pool4 = new WorkerPool(4);
+        using var pool1 = new WorkerPool(1);
+        double l1 = new MambaBackprop(cfg, pool1, 8) { Precision = TrainPrecision.Bf16 }.Run(p, tok, tok, 3, 20, g1, 0.1f);
+        double l4 = new MambaBackprop(cfg, pool4, 8) { Precision = TrainPrecision.Bf16 }.Run(p, tok, tok, 3, 20, g4, 0.1f);
+        Assert.Equal(l1, l4);
+        for (int i = 0; i < p.Tensors.Count; i++) Assert.Equal(g1.Tensors[i].Data, g4.Tensors[i].Data);
+    }
+
+    [Fact]
     public void OverfitsATinyBatchInBf16()
     {
         // the f32 test's setup (TrainingLoopTests.OverfitsATinyBatch) with bf16 products; master weights and AdamW stay f32
