@@ -19,7 +19,8 @@ internal static class TrainBench
         int ctx = int.Parse(arg("--ctx", "512")), batch = int.Parse(arg("--batch", "8")), steps = int.Parse(arg("--steps", "4"));
         int threads = int.Parse(arg("--threads", "0")); if (threads <= 0) threads = Environment.ProcessorCount;
         string memCtx = arg("--mem-ctx", "256,512,1024,2048,4096");
-        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
+        var precision = new TrainConfig { Precision = arg("--precision", "f32") }.PrecisionMode;
+        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, precision {precision}, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
             $"AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported})\n");
 
         double peak256 = PeakFma(threads, wide: false), peak512 = Vector512.IsHardwareAccelerated ? PeakFma(threads, wide: true) : double.NaN;
@@ -29,6 +30,17 @@ internal static class TrainBench
         using var pool = new WorkerPool(threads);
         foreach (var (m, k, n) in new[] { (1024, 1024, 1024), (batch * ctx, d, 4 * d), (4 * d, batch * ctx, d) })
             Console.WriteLine($"| Gemm.MatMul [{m}×{k}]·[{k}×{n}] | {GemmRate(m, k, n, pool):F0} |");
+        if (precision == TrainPrecision.Bf16)
+        {
+            // the software cost of bf16 mode: one rounding pass per product operand (Kernels/Bf16Round), 1 thread
+            var buf = new float[1 << 24];
+            new Random(3).NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buf.AsSpan()));
+            var dst = new float[buf.Length];
+            Bf16Round.Round(buf, dst);
+            var swr = Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++) Bf16Round.Round(buf, dst);
+            Console.WriteLine($"| Bf16Round.Round, 16 Mi floats, 1 thread | {5.0 * buf.Length / swr.Elapsed.TotalSeconds / 1e9:F2} G floats/s |");
+        }
 
         var cfg = new MambaConfig
         {
@@ -38,7 +50,7 @@ internal static class TrainBench
         var p = MambaParameters.Initialize(cfg, 1);
         var g = p.ZerosLike();
         var opt = new AdamW(p, new AdamWOptions());
-        var bp = new MambaBackprop(cfg, pool);
+        var bp = new MambaBackprop(cfg, pool) { Precision = precision };
         var rng = new Random(1);
         var tok = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
         var tgt = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
@@ -59,10 +71,32 @@ internal static class TrainBench
 
         Console.WriteLine($"\n| section | share of Run (fwd+bwd) |\n|---|---|");
         foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / bp.Seconds["total"]:P1} |");
+        int abRounds = int.Parse(arg("--ab-rounds", "0"));
+        if (abRounds > 0)
+        {
+            // f32 vs bf16 in one process, steps interleaved (f32, bf16, f32, …) on the same weights and tokens, so load
+            // from other jobs on a shared machine hits both alike; median seconds of forward + backward per precision.
+            var bps = new[] { new MambaBackprop(cfg, pool), new MambaBackprop(cfg, pool) { Precision = TrainPrecision.Bf16 } };
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = -1; round < abRounds; round++)
+                for (int i = 0; i < 2; i++)
+                {
+                    g.Clear();
+                    sw.Restart();
+                    bps[i].Run(p, tok, tgt, batch, ctx, g, 1f / tok.Length);
+                    if (round >= 0) times[i].Add(sw.Elapsed.TotalSeconds);   // round −1 warms both up
+                }
+            Console.WriteLine($"\n| precision (interleaved, {abRounds} rounds) | median s (fwd+bwd) | tok/s | min–max s |\n|---|---|---|---|");
+            for (int i = 0; i < 2; i++)
+            {
+                var ts = times[i].Order().ToList();
+                Console.WriteLine($"| {bps[i].Precision} | {ts[ts.Count / 2]:F3} | {tok.Length / ts[ts.Count / 2]:F0} | {ts[0]:F3}–{ts[^1]:F3} |");
+            }
+        }
         Console.WriteLine($"\n| context (batch 1) | activations kept | s/step | tok/s | process peak RSS |\n|---|---|---|---|---|");
         foreach (var t in memCtx.Split(',').Select(int.Parse))
         {
-            var b1 = new MambaBackprop(cfg, pool);
+            var b1 = new MambaBackprop(cfg, pool) { Precision = precision };
             var ids = Enumerable.Range(0, t).Select(_ => rng.Next(v)).ToArray();
             g.Clear();
             b1.Run(p, ids, ids, 1, t, g, 1f / t);
