@@ -220,6 +220,15 @@ public class KernelTests
             var s = (float[])x.Clone();
             Activations.SiluInPlace(s, new float[n]);
             for (int i = 0; i < n; i++) Assert.True(Math.Abs(s[i] - Activations.Silu(x[i])) <= 1e-6 * (1 + Math.Abs(s[i])), $"silu({x[i]})");
+            // the scan's gate: y *= silu(z), vector path with its tail
+            var g = Rand(rng, n, 3);
+            var yv = (float[])w.Clone();
+            Activations.MultiplyBySilu(yv, g);
+            for (int i = 0; i < n; i++)
+            {
+                double e = w[i] * (g[i] / (1 + Math.Exp(-(double)g[i])));
+                Assert.True(Math.Abs(yv[i] - e) <= 4e-7 * Math.Abs(e) + 1e-30, $"y·silu(z) n={n} i={i}: {yv[i]} vs {e}");
+            }
         }
         var sp = new float[] { -100, -30, -5, -1e-3f, 0, 1e-3f, 5, 19.99f, 20, 20.01f, 50, float.NegativeInfinity };
         var spv = (float[])sp.Clone();
