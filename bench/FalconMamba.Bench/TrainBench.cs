@@ -27,8 +27,21 @@ internal static class TrainBench
         Console.WriteLine($"| peak f32 FMA, Vector256, {threads} threads | {peak256:F0} |");
         if (!double.IsNaN(peak512)) Console.WriteLine($"| peak f32 FMA, Vector512, {threads} threads | {peak512:F0} |");
         using var pool = new WorkerPool(threads);
-        foreach (var (m, k, n) in new[] { (1024, 1024, 1024), (batch * ctx, d, 4 * d), (4 * d, batch * ctx, d) })
-            Console.WriteLine($"| Gemm.MatMul [{m}×{k}]·[{k}×{n}] | {GemmRate(m, k, n, pool):F0} |");
+        int mTok = batch * ctx, lossRows = 64;
+        // The model's products as the trainer calls them: X·Wᵀ (B stored transposed), dY·W, dYᵀ·X (A stored transposed).
+        foreach (var (m, k, n, ta, tb, what) in new[]
+        {
+            (1024, 1024, 1024, false, false, "square"),
+            (mTok, d, 4 * d, false, true, "in_proj forward X·Wᵀ"),
+            (mTok, 4 * d, d, false, false, "in_proj dX = dY·W"),
+            (4 * d, mTok, d, true, false, "in_proj dW = dYᵀ·X (long K)"),
+            (mTok, 2 * d, d, false, true, "out_proj forward"),
+            (lossRows, d, v, false, false, "head logits (64-row loss chunk)"),
+            (lossRows, v, d, false, false, "head dX"),
+            (v, lossRows, d, true, false, "head dW (K = 64)"),
+        })
+            Console.WriteLine($"| {what}: [{m}×{k}]·[{k}×{n}]{(ta ? " (Aᵀ)" : "")}{(tb ? " (Bᵀ)" : "")} | {GemmRate(m, k, n, ta, tb, pool):F0} |");
+        if (arg("--gemm-only", "0") != "0") return 0;
 
         var cfg = new MambaConfig
         {
@@ -75,16 +88,17 @@ internal static class TrainBench
         return 0;
     }
 
-    static double GemmRate(int m, int k, int n, WorkerPool pool)
+    static double GemmRate(int m, int k, int n, bool transA, bool transB, WorkerPool pool)
     {
         var rng = new Random(2);
         var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
         var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
         var c = new float[m * n];
-        Gemm.MatMul(a, b, c, m, k, n, false, pool);
+        void Once() => PackedGemm.MatMul(a, 0, transA ? m : k, transA, b, 0, transB ? k : n, transB, c, 0, n, m, n, k, false, pool);
+        Once();
         int reps = 0;
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < 1 || reps < 2) { Gemm.MatMul(a, b, c, m, k, n, false, pool); reps++; }
+        while (sw.Elapsed.TotalSeconds < 0.5 || reps < 2) { Once(); reps++; }
         return 2.0 * m * k * n * reps / sw.Elapsed.TotalSeconds / 1e9;
     }
 

@@ -490,7 +490,6 @@ public sealed class MambaBackprop
         var x = Scratch("ceX", rows * d, false);
         var logits = Scratch("logits", rows * v, false);
         var lossRow = new double[rows];
-        float[]? logitsT = dy != null ? Scratch("logitsT", v * rows, false) : null;
         float[]? dx = dy != null ? Scratch("ceDx", rows * d, false) : null;
         double total = 0;
         for (int r0 = 0; r0 < m; r0 += rows)
@@ -520,8 +519,7 @@ public sealed class MambaBackprop
             // dx = dlogits·W_head; dW_head += dlogitsᵀ·x
             Gemm.MatMul(logits, head, dx!, cnt, v, d, false, _pool);
             Array.Copy(dx!, 0, dy, r0 * d, cnt * d);
-            Gemm.Transpose(logits, logitsT!, cnt, v, _pool);
-            Gemm.MatMul(logitsT!, x, dHead!, v, cnt, d, true, _pool);
+            Gemm.MatMulAT(logits, x, dHead!, v, cnt, d, true, _pool);
         }
         return total;
     }
@@ -564,9 +562,7 @@ public sealed class MambaBackprop
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
         long t0 = Tick();
-        var wt = Scratch("wt", i * o, false);
-        Gemm.Transpose(w, wt, o, i, _pool);
-        Gemm.MatMul(x, wt, y, m, i, o, false, _pool);
+        Gemm.MatMulBT(x, w, y, m, i, o, false, _pool);
         if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
         Tock(0, t0);
     }
@@ -583,16 +579,14 @@ public sealed class MambaBackprop
     void LinearBackward(float[] dy, float[] x, float[] w, float[] gw, float[]? gb, float[] dx, int m, int i, int o)
     {
         long t0 = Tick();
-        var dyT = Scratch("dyT", o * m, false);
-        Gemm.Transpose(dy, dyT, m, o, _pool);
-        Gemm.MatMul(dyT, x, gw, o, m, i, true, _pool);
+        Gemm.MatMulAT(dy, x, gw, o, m, i, true, _pool);
         if (gb != null)
             Par.For(_pool, o, (j0, j1) =>
             {
                 for (int j = j0; j < j1; j++)
                 {
                     float s = 0;
-                    for (int row = 0; row < m; row++) s += dyT[j * m + row];
+                    for (int row = 0; row < m; row++) s += dy[row * o + j];
                     gb[j] += s;
                 }
             });
