@@ -71,7 +71,9 @@ internal static class TrainBench
         Console.WriteLine($"| falcon_mamba D {d}, {layers} layers, V {v}, ctx {ctx}, batch {batch} | {p.Count / 1e6:F2} M | {tok.Length} | {sec:F3} | {tps:F0} | {gf:F1} | {gf / peak256:P1} |{(double.IsNaN(peak512) ? "" : $" {gf / peak512:P1} |")}");
 
         Console.WriteLine($"\n| section | share of Run (fwd+bwd) |\n|---|---|");
-        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / bp.Seconds["total"]:P1} |");
+        double total = bp.Seconds["total"];
+        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / total:P1} |");
+        Console.WriteLine($"| other (norms, gate, softplus, x_proj norms, copies) | {(2 * total - bp.Seconds.Values.Sum()) / total:P1} |");
         Console.WriteLine($"\n| context (batch 1) | activations kept | s/step | tok/s | process peak RSS |\n|---|---|---|---|---|");
         foreach (var t in memCtx.Split(',').Select(int.Parse))
         {

@@ -32,9 +32,9 @@ public sealed class MambaBackprop
     float[] _hFinal = [], _rstdF = [], _yF = [];
 
     // seconds per section since construction: where a training step's time goes (printed by the benchmark)
-    readonly double[] _sec = new double[5];
-    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total"];
-    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total).</summary>
+    readonly double[] _sec = new double[6];
+    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total", "conv + SiLU (fwd, bwd)"];
+    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total, conv).</summary>
     public IReadOnlyDictionary<string, double> Seconds => SectionNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => _sec[x.i]);
     /// <summary>Zeroes <see cref="Seconds"/> (e.g. after a warm-up step).</summary>
     public void ResetProfile() => Array.Clear(_sec);
@@ -160,24 +160,9 @@ public sealed class MambaBackprop
         var cw = p[pre + "mixer.conv1d.weight"];
         var cb = _c.UseConvBias ? p[pre + "mixer.conv1d.bias"] : null;
         int T = _t;
-        Par.For(_pool, m, (r0, r1) =>
-        {
-            for (int row = r0; row < r1; row++)
-            {
-                int t = row % T;
-                for (int c = 0; c < e; c++)
-                {
-                    float s = cb?[c] ?? 0;
-                    for (int j = 0; j < k; j++)
-                    {
-                        int tau = t - (k - 1) + j;
-                        if (tau >= 0) s += cw[c * k + j] * a.Xz[(row - t + tau) * 2 * e + c];
-                    }
-                    a.Xc[row * e + c] = s;
-                    a.Xs[row * e + c] = s / (1 + MathF.Exp(-s));
-                }
-            }
-        }, grain: 4);
+        long tcv = Tick();
+        Par.For(_pool, m, (r0, r1) => CausalConv.Forward(a.Xz, cw, cb, a.Xc, a.Xs, r0, r1, T, e, k), grain: 4);
+        Tock(5, tcv);
         // (dt, B, C) = x·W_xᵀ                                [M, R+2N]
         Linear(a.Xs, p[pre + "mixer.x_proj.weight"], null, a.Dbl, m, e, xw);
         var dbn = a.Dbl;
@@ -437,43 +422,13 @@ public sealed class MambaBackprop
         // x_proj: dW_x += dDblᵀ·xs, dxs += dDbl·W_x
         var dXs2 = Scratch("dXs2", m * e, false);
         LinearBackward(dDbl, a.Xs, p[pre + "mixer.x_proj.weight"], g[pre + "mixer.x_proj.weight"], null, dXs2, m, e, xw);
-        // SiLU: dxc = dxs·SiLU'(xc)
-        var dXc = dXs;
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++)
-            {
-                float v = a.Xc[i], sg = 1 / (1 + MathF.Exp(-v));
-                dXc[i] = (dXs[i] + dXs2[i]) * sg * (1 + v * (1 - sg));
-            }
-        }, grain: 1024);
-        // conv backward, per channel (fixed order over sequences and time)
+        // SiLU' and the conv backward in one pass, 8 channels per unit (fixed order over sequences and time per channel)
         var cw = p[pre + "mixer.conv1d.weight"];
         var gcw = g[pre + "mixer.conv1d.weight"];
         var gcb = _c.UseConvBias ? g[pre + "mixer.conv1d.bias"] : null;
-        Par.For(_pool, e, (c0, c1) =>
-        {
-            for (int c = c0; c < c1; c++)
-            {
-                float gb = 0;
-                for (int s = 0; s < _b; s++)
-                    for (int t = 0; t < T; t++)
-                    {
-                        int row = s * T + t;
-                        float gv = dXc[row * e + c];
-                        gb += gv;
-                        for (int j = 0; j < k; j++)
-                        {
-                            int tau = t - (k - 1) + j;
-                            if (tau < 0) continue;
-                            int src = (s * T + tau) * 2 * e + c;
-                            gcw[c * k + j] += gv * a.Xz[src];
-                            dxz[src] += gv * cw[c * k + j];
-                        }
-                    }
-                if (gcb != null) gcb[c] += gb;
-            }
-        }, grain: 8);
+        long tcv = Tick();
+        Par.For(_pool, (e + 7) / 8, (b0, b1) => CausalConv.Backward(a.Xz, a.Xc, dXs, dXs2, cw, gcw, gcb, dxz, 8 * b0, Math.Min(e, 8 * b1), m, T, e, k));
+        Tock(5, tcv);
         // in_proj: dW_in += dxzᵀ·u, du = dxz·W_in
         var du = Scratch("du", m * d, false);
         LinearBackward(dxz, a.U, p[pre + "mixer.in_proj.weight"], g[pre + "mixer.in_proj.weight"], _c.UseBias ? g[pre + "mixer.in_proj.bias"] : null, du, m, d, 2 * e);
