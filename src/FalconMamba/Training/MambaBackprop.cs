@@ -181,10 +181,7 @@ public sealed class MambaBackprop
         }
         // Δ = softplus(dt·W_dtᵀ + b_dt)                      [M, E]
         LinearStrided(dbn, xw, p[pre + "mixer.dt_proj.weight"], p[pre + "mixer.dt_proj.bias"], a.DtRaw, m, r, e);
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++) a.Delta[i] = Softplus(a.DtRaw[i]);
-        }, grain: 1024);
+        Par.For(_pool, m * e, (i0, i1) => Activations.Softplus(a.DtRaw.AsSpan(i0, i1 - i0), a.Delta.AsSpan(i0, i1 - i0)), grain: 1024);
         // selective scan per (sequence, channel), state kept at chunk starts
         var aLog = p[pre + "mixer.A_log"];
         var dSkip = p[pre + "mixer.D"];
@@ -231,11 +228,7 @@ public sealed class MambaBackprop
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
-                for (int c = 0; c < e; c++)
-                {
-                    float z = a.Xz[row * 2 * e + e + c];
-                    a.Yg[row * e + c] = a.Y[row * e + c] * z / (1 + MathF.Exp(-z));
-                }
+                Activations.Gate(a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), a.Yg.AsSpan(row * e, e));
         }, grain: 4);
         Linear(a.Yg, p[pre + "mixer.out_proj.weight"], _c.UseBias ? p[pre + "mixer.out_proj.bias"] : null, hOut, m, e, d);
         for (int i = 0; i < m * d; i++) hOut[i] += a.H[i];
@@ -256,12 +249,7 @@ public sealed class MambaBackprop
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
-                for (int c = 0; c < e; c++)
-                {
-                    float z = a.Xz[row * 2 * e + e + c], sg = 1 / (1 + MathF.Exp(-z)), gy = dyg[row * e + c];
-                    dy[row * e + c] = gy * z * sg;
-                    dxz[row * 2 * e + e + c] = gy * a.Y[row * e + c] * sg * (1 + z * (1 - sg));
-                }
+                Activations.GateBackward(dyg.AsSpan(row * e, e), a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), dy.AsSpan(row * e, e), dxz.AsSpan(row * 2 * e + e, e));
         }, grain: 4);
         // scan backward: reverse time, h recomputed per chunk from the stored chunk-start state
         var dbn = _c.UseBcdtRms ? a.Dbn : a.Dbl;
@@ -396,10 +384,7 @@ public sealed class MambaBackprop
                 }
         }, grain: 16);
         // softplus: dDtRaw = dΔ·σ(dtraw) (identity above the threshold 20, as torch)
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++) { float v = a.DtRaw[i]; dDelta[i] *= v > 20 ? 1 : 1 / (1 + MathF.Exp(-v)); }
-        }, grain: 1024);
+        Par.For(_pool, m * e, (i0, i1) => Activations.SoftplusBackward(a.DtRaw.AsSpan(i0, i1 - i0), dDelta.AsSpan(i0, i1 - i0)), grain: 1024);
         // dt_proj: dW_dt += dDtRawᵀ·dt, db += Σ dDtRaw, d(dt) = dDtRaw·W_dt (into the first R columns of dDbn)
         var dtIn = Scratch("dtIn", m * r, false);
         for (int row = 0; row < m; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r);
@@ -509,9 +494,6 @@ public sealed class MambaBackprop
         }
         for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
     }
-
-
-    static float Softplus(float v) => v > 20 ? v : MathF.Log(1 + MathF.Exp(v));
 
     /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
