@@ -7,7 +7,7 @@ namespace FalconMamba.Training;
 /// token-major [M, E] activations load contiguously and exp(Δ·A) is one inline Vector256.Exp per state index instead of
 /// a TensorPrimitives call per (channel, step). Same recurrences and per-channel operation order as the scalar loop in
 /// MambaBackprop (which remains the reference and handles channels left over); the dB/dC contributions of the 8
-/// channels are summed across lanes before they are added. aT is A = −exp(A_log) transposed, [N, E]. States are
+/// channels are summed across lanes (eight state indices per reduction, <see cref="AddLaneSums"/>) before they are added. aT is A = −exp(A_log) transposed, [N, E]. States are
 /// checkpointed at chunk starts in the scalar loop's layout ((s·E + c)·chunks + q)·N.
 /// </summary>
 public static unsafe class ScanVector8
@@ -55,6 +55,8 @@ public static unsafe class ScanVector8
     {
         var g = stackalloc Vector256<float>[N];
         for (int n = 0; n < N; n++) g[n] = default;
+        var pB = stackalloc Vector256<float>[N];
+        var pC = stackalloc Vector256<float>[N];
         int nChunks = (T + chunk - 1) / chunk;
         fixed (float* px = x, pd = delta, pbc = bc, pa = aT, pck = ck, pdy = dy, pdx = dx, pdd = dDelta, pdbc = dBC, pD = dSkip)
         {
@@ -95,16 +97,19 @@ public static unsafe class ScanVector8
                     for (int n = 0; n < N; n++)
                     {
                         var gn = g[n] + dyv * Vector256.Create(C[n]);
-                        dC[n] += Vector256.Sum(dyv * hs[(i + 1) * N + n]);
+                        pC[n] = dyv * hs[(i + 1) * N + n];
                         var bn = Vector256.Create(B[n]);
                         var e = ea[i * N + n];
                         var ge = gn * e * hs[i * N + n];
                         dDt += ge * Vector256.Load(pa + n * E + c0) + gn * bn * xv;
                         dA[n] += ge * dt;
-                        dB[n] += Vector256.Sum(gn * dtx);
+                        pB[n] = gn * dtx;
                         dxv += gn * dt * bn;
                         g[n] = gn * e;
                     }
+                    // dB[n] += Σ_lanes pB[n], dC likewise: eight state indices per transposing reduction
+                    AddLaneSums(pB, N, dB);
+                    AddLaneSums(pC, N, dC);
                     dDt.Store(pdd + r * E + c0);
                     (dxv + dv * dyv).Store(pdx + r * E + c0);
                     dD += dyv * xv;
@@ -112,4 +117,35 @@ public static unsafe class ScanVector8
             }
         }
     }
+
+    /// <summary>
+    /// dst[n] += Σ_lanes v[n] for n &lt; N. With AVX, eight vectors at a time by a horizontal-add tree that leaves the eight
+    /// sums in one vector (9 shuffle/add instructions instead of a 6-instruction reduction per vector); fixed order, so
+    /// deterministic. The scalar form (<see cref="AddLaneSumsScalar"/>) sums lanes pairwise in the same tree order.
+    /// </summary>
+    public static void AddLaneSums(Vector256<float>* v, int N, float* dst)
+    {
+        int n = 0;
+        if (System.Runtime.Intrinsics.X86.Avx.IsSupported)
+            for (; n + 8 <= N; n += 8)
+            {
+                var h01 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(v[n], v[n + 1]);
+                var h23 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(v[n + 2], v[n + 3]);
+                var h45 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(v[n + 4], v[n + 5]);
+                var h67 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(v[n + 6], v[n + 7]);
+                var h0123 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(h01, h23);   // per 128-bit half: sums of lanes 0-3 / 4-7
+                var h4567 = System.Runtime.Intrinsics.X86.Avx.HorizontalAdd(h45, h67);
+                var sum = System.Runtime.Intrinsics.X86.Avx.Permute2x128(h0123, h4567, 0x20) + System.Runtime.Intrinsics.X86.Avx.Permute2x128(h0123, h4567, 0x31);
+                (Vector256.Load(dst + n) + sum).Store(dst + n);
+            }
+        for (; n < N; n++) dst[n] += LaneSumScalar(v[n]);
+    }
+
+    /// <summary>Scalar reference of <see cref="AddLaneSums"/>: ((l0+l1)+(l2+l3)) + ((l4+l5)+(l6+l7)).</summary>
+    public static void AddLaneSumsScalar(ReadOnlySpan<Vector256<float>> v, Span<float> dst)
+    {
+        for (int n = 0; n < v.Length; n++) dst[n] += LaneSumScalar(v[n]);
+    }
+
+    static float LaneSumScalar(Vector256<float> x) => ((x[0] + x[1]) + (x[2] + x[3])) + ((x[4] + x[5]) + (x[6] + x[7]));
 }
