@@ -17,7 +17,7 @@ public static class Activations
             for (; i + 8 <= x.Length; i += 8)
             {
                 var v = Vector256.Create(x.Slice(i, 8));
-                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), v, Vector256.Log(Vector256<float>.One + Vector256.Exp(v))).CopyTo(y.Slice(i, 8));
+                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), v, Vector256.Log(Vector256<float>.One + VectorExp.Exp(v))).CopyTo(y.Slice(i, 8));
             }
         SoftplusScalar(x[i..], y[i..]);
     }
@@ -36,7 +36,7 @@ public static class Activations
             for (; i + 8 <= x.Length; i += 8)
             {
                 var v = Vector256.Create(x.Slice(i, 8));
-                var sg = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), Vector256<float>.One, Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-v)));
+                var sg = Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), Vector256<float>.One, Vector256<float>.One / (Vector256<float>.One + VectorExp.Exp(-v)));
                 (Vector256.Create((ReadOnlySpan<float>)d.Slice(i, 8)) * sg).CopyTo(d.Slice(i, 8));
             }
         SoftplusBackwardScalar(x[i..], d[i..]);
@@ -56,7 +56,7 @@ public static class Activations
             for (; i + 8 <= y.Length; i += 8)
             {
                 var zv = Vector256.Create(z.Slice(i, 8));
-                (Vector256.Create(y.Slice(i, 8)) * zv / (Vector256<float>.One + Vector256.Exp(-zv))).CopyTo(yg.Slice(i, 8));
+                (Vector256.Create(y.Slice(i, 8)) * zv / (Vector256<float>.One + VectorExp.Exp(-zv))).CopyTo(yg.Slice(i, 8));
             }
         GateScalar(y[i..], z[i..], yg[i..]);
     }
@@ -77,7 +77,7 @@ public static class Activations
             for (; i + 8 <= y.Length; i += 8)
             {
                 var zv = Vector256.Create(z.Slice(i, 8)); var gy = Vector256.Create(dyg.Slice(i, 8));
-                var sg = one / (one + Vector256.Exp(-zv));
+                var sg = one / (one + VectorExp.Exp(-zv));
                 (gy * zv * sg).CopyTo(dy.Slice(i, 8));
                 (gy * Vector256.Create(y.Slice(i, 8)) * sg * (one + zv * (one - sg))).CopyTo(dz.Slice(i, 8));
             }

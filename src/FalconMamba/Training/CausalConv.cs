@@ -29,7 +29,7 @@ public static class CausalConv
                 for (int j = Math.Max(0, k - 1 - t); j < k; j++)
                     s += wv[j] * Vector256.Create(xz.AsSpan((row - (k - 1) + j) * 2 * E + c, 8));
                 s.CopyTo(xc.AsSpan(row * E + c, 8));
-                (s / (Vector256<float>.One + Vector256.Exp(-s))).CopyTo(xs.AsSpan(row * E + c, 8));
+                (s / (Vector256<float>.One + VectorExp.Exp(-s))).CopyTo(xs.AsSpan(row * E + c, 8));
             }
         }
         if (v8 < E) ForwardScalar(xz, w, bias, xc, xs, r0, r1, T, E, k, v8, E);
@@ -72,7 +72,7 @@ public static class CausalConv
                 {
                     int t = row % T;
                     var v = Vector256.Create(xc.AsSpan(row * E + cv, 8));
-                    var sg = Vector256<float>.One / (Vector256<float>.One + Vector256.Exp(-v));
+                    var sg = Vector256<float>.One / (Vector256<float>.One + VectorExp.Exp(-v));
                     var g = (Vector256.Create(dxs.AsSpan(row * E + cv, 8)) + Vector256.Create(dxs2.AsSpan(row * E + cv, 8))) * sg * (Vector256<float>.One + v * (Vector256<float>.One - sg));
                     gb += g;
                     for (int j = Math.Max(0, k - 1 - t); j < k; j++)

@@ -490,7 +490,7 @@ public sealed class MambaBackprop
         if (Vector256.IsHardwareAccelerated)
         {
             var vd = Vector256.Create(dl);
-            for (; j + 8 <= aa.Length; j += 8) Vector256.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
+            for (; j + 8 <= aa.Length; j += 8) VectorExp.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
         }
         for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
     }

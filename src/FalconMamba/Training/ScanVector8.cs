@@ -4,7 +4,7 @@ namespace FalconMamba.Training;
 
 /// <summary>
 /// The selective scan of <see cref="MambaBackprop"/> on 8 adjacent channels at once: Vector256 lanes = channels, so the
-/// token-major [M, E] activations load contiguously and exp(Δ·A) is one inline Vector256.Exp per state index instead of
+/// token-major [M, E] activations load contiguously and exp(Δ·A) is one inlined VectorExp.Exp per state index instead of
 /// a TensorPrimitives call per (channel, step). Same recurrences and per-channel operation order as the scalar loop in
 /// MambaBackprop (which remains the reference and handles channels left over); the dB/dC contributions of the 8
 /// channels are summed across lanes (eight state indices per reduction, <see cref="AddLaneSums"/>) before they are added. aT is A = −exp(A_log) transposed, [N, E]. States are
@@ -34,7 +34,7 @@ public static unsafe class ScanVector8
                 float* B = pbc + r * ldbc + bOff, C = pbc + r * ldbc + cOff;
                 for (int n = 0; n < N; n++)
                 {
-                    var e = Vector256.Exp(dt * Vector256.Load(pa + n * E + c0));
+                    var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + c0));
                     h[n] = e * h[n] + bx * Vector256.Create(B[n]);
                     acc += h[n] * Vector256.Create(C[n]);
                 }
@@ -78,7 +78,7 @@ public static unsafe class ScanVector8
                     float* B = pbc + r * ldbc + bOff;
                     for (int n = 0; n < N; n++)
                     {
-                        var e = Vector256.Exp(dt * Vector256.Load(pa + n * E + c0));
+                        var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + c0));
                         ea[i * N + n] = e;
                         hs[(i + 1) * N + n] = e * hs[i * N + n] + bx * Vector256.Create(B[n]);
                     }
