@@ -187,9 +187,10 @@ public sealed class MambaBackprop
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
         long ts = Tick();
-        // Units per sequence: v8 groups of 8 channels (ScanVector8, lanes = channels), then the channels left over one by
-        // one (scalar; exp via DecayFactors, as in their backward recompute).
-        int v8 = VectorScan ? e / 8 : 0, units = v8 + (e - 8 * v8);
+        // Units per sequence: blocks of up to 16 groups of 8 channels (ScanVector8, lanes = channels, time outer), then the
+        // channels left over one by one (scalar; exp via DecayFactors, as in their backward recompute).
+        const int groupsPerBlock = 16;
+        int v8 = VectorScan ? e / 8 : 0, vb = (v8 + groupsPerBlock - 1) / groupsPerBlock, units = vb + (e - 8 * v8);
         var aT = v8 > 0 ? ATransposed(aLog, e, n) : [];
         float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
         Par.For(_pool, _b * units, (w0, w1) =>
@@ -200,12 +201,13 @@ public sealed class MambaBackprop
             for (int w = w0; w < w1; w++)
             {
                 int s = w / units, u = w % units;
-                if (u < v8)
+                if (u < vb)
                 {
-                    ScanVector8.Forward(8 * u, s * T, T, e, n, L, xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
+                    ScanVector8.Forward(8 * groupsPerBlock * u, Math.Min(groupsPerBlock, v8 - groupsPerBlock * u), s * T, T, e, n, L,
+                        xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
                     continue;
                 }
-                int c = 8 * v8 + (u - v8);
+                int c = 8 * v8 + (u - vb);
                 Array.Clear(h);
                 for (int j = 0; j < n; j++) aa[j] = -MathF.Exp(aLog[c * n + j]);
                 for (int t = 0; t < T; t++)

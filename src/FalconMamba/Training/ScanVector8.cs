@@ -12,33 +12,42 @@ namespace FalconMamba.Training;
 /// </summary>
 public static unsafe class ScanVector8
 {
-    /// <summary>Forward for channels c0..c0+7 of the sequence starting at row r0; ck(b, c) = ckBase + c·nCk·N.</summary>
-    public static void Forward(int c0, int r0, int T, int E, int N, int chunk,
+    /// <summary>
+    /// Forward for channels c0..c0+8·groups−1 of the sequence starting at row r0; ck(b, c) = ckBase + c·nCk·N. Time is
+    /// the outer loop and the groups of 8 channels the inner one, so each row's Δ, x and y segments are read and written
+    /// contiguously (one group at a time over all T walks rows 2 KiB apart, a cache set and a page per access); every
+    /// channel still runs the same recurrence in the same order, so the result does not depend on <paramref name="groups"/>.
+    /// </summary>
+    public static void Forward(int c0, int groups, int r0, int T, int E, int N, int chunk,
         float[] x, float[] delta, float[] bc, int ldbc, int bOff, int cOff, float[] aT, float[] dSkip, float[] y, float[] ck, int ckBase, int nCk)
     {
-        var h = stackalloc Vector256<float>[N];
-        for (int n = 0; n < N; n++) h[n] = default;
+        var hAll = new Vector256<float>[groups * N];
         fixed (float* px = x, pd = delta, pbc = bc, pa = aT, py = y, pck = ck, pD = dSkip)
+        fixed (Vector256<float>* ph = hAll)
         {
-            var dv = Vector256.Load(pD + c0);
             for (int t = 0; t < T; t++)
             {
-                if (t % chunk == 0)
-                    for (int j = 0; j < 8; j++)
-                        for (int n = 0; n < N; n++) pck[ckBase + ((c0 + j) * nCk + t / chunk) * N + n] = h[n].GetElement(j);
                 int r = r0 + t;
-                var dt = Vector256.Load(pd + r * E + c0);
-                var xv = Vector256.Load(px + r * E + c0);
-                var bx = dt * xv;
-                var acc = Vector256<float>.Zero;
                 float* B = pbc + r * ldbc + bOff, C = pbc + r * ldbc + cOff;
-                for (int n = 0; n < N; n++)
+                for (int gi = 0; gi < groups; gi++)
                 {
-                    var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + c0));
-                    h[n] = e * h[n] + bx * Vector256.Create(B[n]);
-                    acc += h[n] * Vector256.Create(C[n]);
+                    int cg = c0 + 8 * gi;
+                    var h = ph + gi * N;
+                    if (t % chunk == 0)
+                        for (int j = 0; j < 8; j++)
+                            for (int n = 0; n < N; n++) pck[ckBase + ((cg + j) * nCk + t / chunk) * N + n] = h[n].GetElement(j);
+                    var dt = Vector256.Load(pd + r * E + cg);
+                    var xv = Vector256.Load(px + r * E + cg);
+                    var bx = dt * xv;
+                    var acc = Vector256<float>.Zero;
+                    for (int n = 0; n < N; n++)
+                    {
+                        var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + cg));
+                        h[n] = e * h[n] + bx * Vector256.Create(B[n]);
+                        acc += h[n] * Vector256.Create(C[n]);
+                    }
+                    (acc + Vector256.Load(pD + cg) * xv).Store(py + r * E + cg);
                 }
-                (acc + dv * xv).Store(py + r * E + c0);
             }
         }
     }
