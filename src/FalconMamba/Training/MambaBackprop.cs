@@ -272,25 +272,29 @@ public sealed class MambaBackprop
             var dhs = new float[n];
             var aa = new float[n];
             var gA = new float[n];
-            var hv = VectorScan ? new Vector256<float>[(L + 1) * n] : [];
-            var ev = VectorScan ? new Vector256<float>[L * n] : [];
-            var dAv = VectorScan ? new Vector256<float>[n] : [];
+            int vg = VectorScan ? per / 8 : 0;   // 8-channel groups per channel group (the most; a group's tail has fewer)
+            var hv = new Vector256<float>[vg * (L + 1) * n];
+            var ev = new Vector256<float>[vg * L * n];
+            var dAv = new Vector256<float>[vg * n];
+            var dDv = new Vector256<float>[vg];
             for (int grp = g0; grp < g1; grp++)
             {
                 int off = grp * m * 2 * n;
                 int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
-                for (int c8 = cg0; c8 < cv; c8 += 8)
+                int groups8 = (cv - cg0) / 8;
+                if (groups8 > 0)
                 {
-                    Array.Clear(dAv);
-                    var dDv = Vector256<float>.Zero;
+                    Array.Clear(dAv); Array.Clear(dDv);
                     for (int s = 0; s < _b; s++)
-                        ScanVector8.Backward(c8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
-                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, ref dDv, hv, ev);
-                    for (int j8 = 0; j8 < 8; j8++)
-                    {
-                        gD[c8 + j8] += dDv[j8];
-                        for (int j = 0; j < n; j++) gALog[(c8 + j8) * n + j] += dAv[j][j8] * aTb[j * e + c8 + j8];
-                    }
+                        ScanVector8.Backward(cg0, groups8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
+                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, dDv, hv, ev);
+                    for (int gi = 0; gi < groups8; gi++)
+                        for (int j8 = 0; j8 < 8; j8++)
+                        {
+                            int c = cg0 + 8 * gi + j8;
+                            gD[c] += dDv[gi][j8];
+                            for (int j = 0; j < n; j++) gALog[c * n + j] += dAv[gi * n + j][j8] * aTb[j * e + c];
+                        }
                 }
                 for (int c = cv; c < cg1; c++)
                 {

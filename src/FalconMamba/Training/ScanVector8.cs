@@ -53,75 +53,88 @@ public static unsafe class ScanVector8
     }
 
     /// <summary>
-    /// Backward for channels c0..c0+7 of one sequence: writes dx, dDelta (overwrite), adds to dBC (group partial, row
-    /// stride dld, B at dbOff, C at dcOff),
-    /// dA (N vectors, gradient wrt A) and dD (one vector). hs: [(chunk+1)·N], ea: [chunk·N] scratch vectors.
+    /// Backward for channels c0..c0+8·groups−1 of one sequence: writes dx, dDelta (overwrite), adds to dBC (row stride
+    /// dld, B at dbOff, C at dcOff; the groups' contributions are summed as vectors, then across lanes once per row),
+    /// dA ([groups·N] vectors, gradient wrt A) and dD ([groups] vectors). hs: [groups·(chunk+1)·N], ea: [groups·chunk·N]
+    /// scratch vectors. Time is the outer loop and the groups the inner one (contiguous row segments, as in Forward).
     /// </summary>
-    public static void Backward(int c0, int r0, int T, int E, int N, int chunk,
+    public static void Backward(int c0, int groups, int r0, int T, int E, int N, int chunk,
         float[] x, float[] delta, float[] bc, int ldbc, int bOff, int cOff, float[] aT, float[] dSkip, float[] ck, int ckBase, int nCk,
-        float[] dy, float[] dx, float[] dDelta, float[] dBC, int dld, int dbOff, int dcOff, Vector256<float>[] dA, ref Vector256<float> dD,
+        float[] dy, float[] dx, float[] dDelta, float[] dBC, int dld, int dbOff, int dcOff, Vector256<float>[] dA, Vector256<float>[] dD,
         Vector256<float>[] hs, Vector256<float>[] ea)
     {
-        var g = stackalloc Vector256<float>[N];
-        for (int n = 0; n < N; n++) g[n] = default;
+        var gAll = stackalloc Vector256<float>[groups * N];
+        for (int n = 0; n < groups * N; n++) gAll[n] = default;
         var pB = stackalloc Vector256<float>[N];
         var pC = stackalloc Vector256<float>[N];
-        int nChunks = (T + chunk - 1) / chunk;
+        int nChunks = (T + chunk - 1) / chunk, hStride = (chunk + 1) * N, eStride = chunk * N;
         fixed (float* px = x, pd = delta, pbc = bc, pa = aT, pck = ck, pdy = dy, pdx = dx, pdd = dDelta, pdbc = dBC, pD = dSkip)
+        fixed (Vector256<float>* phs = hs, pea = ea, pdA = dA, pdD = dD)
         {
-            var dv = Vector256.Load(pD + c0);
             var lane = stackalloc float[8];
             for (int q = nChunks - 1; q >= 0; q--)
             {
                 int t0 = q * chunk, len = Math.Min(T, t0 + chunk) - t0;
-                for (int n = 0; n < N; n++)
-                {
-                    for (int j = 0; j < 8; j++) lane[j] = pck[ckBase + ((c0 + j) * nCk + q) * N + n];
-                    hs[n] = Vector256.Load(lane);
-                }
+                for (int gi = 0; gi < groups; gi++)
+                    for (int n = 0; n < N; n++)
+                    {
+                        for (int j = 0; j < 8; j++) lane[j] = pck[ckBase + ((c0 + 8 * gi + j) * nCk + q) * N + n];
+                        phs[gi * hStride + n] = Vector256.Load(lane);
+                    }
                 for (int i = 0; i < len; i++)
                 {
                     int r = r0 + t0 + i;
-                    var dt = Vector256.Load(pd + r * E + c0);
-                    var bx = dt * Vector256.Load(px + r * E + c0);
                     float* B = pbc + r * ldbc + bOff;
-                    for (int n = 0; n < N; n++)
+                    for (int gi = 0; gi < groups; gi++)
                     {
-                        var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + c0));
-                        ea[i * N + n] = e;
-                        hs[(i + 1) * N + n] = e * hs[i * N + n] + bx * Vector256.Create(B[n]);
+                        int cg = c0 + 8 * gi;
+                        Vector256<float>* h = phs + gi * hStride + i * N, e8 = pea + gi * eStride + i * N;
+                        var dt = Vector256.Load(pd + r * E + cg);
+                        var bx = dt * Vector256.Load(px + r * E + cg);
+                        for (int n = 0; n < N; n++)
+                        {
+                            var e = VectorExp.Exp(dt * Vector256.Load(pa + n * E + cg));
+                            e8[n] = e;
+                            h[N + n] = e * h[n] + bx * Vector256.Create(B[n]);
+                        }
                     }
                 }
                 for (int i = len - 1; i >= 0; i--)
                 {
                     int r = r0 + t0 + i;
-                    var dt = Vector256.Load(pd + r * E + c0);
-                    var xv = Vector256.Load(px + r * E + c0);
-                    var dyv = Vector256.Load(pdy + r * E + c0);
                     float* B = pbc + r * ldbc + bOff, C = pbc + r * ldbc + cOff;
                     float* dB = pdbc + (long)r * dld + dbOff, dC = pdbc + (long)r * dld + dcOff;
-                    var dDt = Vector256<float>.Zero;
-                    var dxv = Vector256<float>.Zero;
-                    var dtx = dt * xv;
-                    for (int n = 0; n < N; n++)
+                    for (int n = 0; n < N; n++) { pB[n] = default; pC[n] = default; }
+                    for (int gi = 0; gi < groups; gi++)
                     {
-                        var gn = g[n] + dyv * Vector256.Create(C[n]);
-                        pC[n] = dyv * hs[(i + 1) * N + n];
-                        var bn = Vector256.Create(B[n]);
-                        var e = ea[i * N + n];
-                        var ge = gn * e * hs[i * N + n];
-                        dDt += ge * Vector256.Load(pa + n * E + c0) + gn * bn * xv;
-                        dA[n] += ge * dt;
-                        pB[n] = gn * dtx;
-                        dxv += gn * dt * bn;
-                        g[n] = gn * e;
+                        int cg = c0 + 8 * gi;
+                        Vector256<float>* h = phs + gi * hStride + i * N, e8 = pea + gi * eStride + i * N, g = gAll + gi * N, dAg = pdA + gi * N;
+                        var dt = Vector256.Load(pd + r * E + cg);
+                        var xv = Vector256.Load(px + r * E + cg);
+                        var dyv = Vector256.Load(pdy + r * E + cg);
+                        var dDt = Vector256<float>.Zero;
+                        var dxv = Vector256<float>.Zero;
+                        var dtx = dt * xv;
+                        for (int n = 0; n < N; n++)
+                        {
+                            var gn = g[n] + dyv * Vector256.Create(C[n]);
+                            pC[n] += dyv * h[N + n];
+                            var bn = Vector256.Create(B[n]);
+                            var e = e8[n];
+                            var ge = gn * e * h[n];
+                            dDt += ge * Vector256.Load(pa + n * E + cg) + gn * bn * xv;
+                            dAg[n] += ge * dt;
+                            pB[n] += gn * dtx;
+                            dxv += gn * dt * bn;
+                            g[n] = gn * e;
+                        }
+                        dDt.Store(pdd + r * E + cg);
+                        (dxv + Vector256.Load(pD + cg) * dyv).Store(pdx + r * E + cg);
+                        pdD[gi] += dyv * xv;
                     }
-                    // dB[n] += Σ_lanes pB[n], dC likewise: eight state indices per transposing reduction
+                    // dB[n] += Σ_lanes Σ_groups pB[n], dC likewise: eight state indices per transposing reduction
                     AddLaneSums(pB, N, dB);
                     AddLaneSums(pC, N, dC);
-                    dDt.Store(pdd + r * E + c0);
-                    (dxv + dv * dyv).Store(pdx + r * E + c0);
-                    dD += dyv * xv;
                 }
             }
         }
