@@ -27,7 +27,7 @@ internal static class TrainBench
         Console.WriteLine($"| peak f32 FMA, Vector256, {threads} threads | {peak256:F0} |");
         if (!double.IsNaN(peak512)) Console.WriteLine($"| peak f32 FMA, Vector512, {threads} threads | {peak512:F0} |");
         using var pool = new WorkerPool(threads);
-        int mTok = batch * ctx, lossRows = 64;
+        int mTok = batch * ctx, lossRows = int.Parse(arg("--loss-chunk", "64"));
         // The model's products as the trainer calls them: X·Wᵀ (B stored transposed), dY·W, dYᵀ·X (A stored transposed).
         foreach (var (m, k, n, ta, tb, what) in new[]
         {
@@ -36,9 +36,15 @@ internal static class TrainBench
             (mTok, 4 * d, d, false, false, "in_proj dX = dY·W"),
             (4 * d, mTok, d, true, false, "in_proj dW = dYᵀ·X (long K)"),
             (mTok, 2 * d, d, false, true, "out_proj forward"),
-            (lossRows, d, v, false, false, "head logits (64-row loss chunk)"),
+            (mTok, 2 * d, 48, false, true, "x_proj forward (N = R+2N)"),
+            (mTok, 48, 2 * d, false, false, "x_proj dX"),
+            (48, mTok, 2 * d, true, false, "x_proj dW"),
+            (mTok, (d + 15) / 16, 2 * d, false, true, "dt_proj forward (K = R)"),
+            (mTok, 2 * d, (d + 15) / 16, false, false, "dt_proj dX (N = R)"),
+            (2 * d, mTok, (d + 15) / 16, true, false, "dt_proj dW (N = R)"),
+            (lossRows, d, v, false, false, $"head logits ({lossRows}-row loss chunk)"),
             (lossRows, v, d, false, false, "head dX"),
-            (v, lossRows, d, true, false, "head dW (K = 64)"),
+            (v, lossRows, d, true, false, $"head dW (K = {lossRows})"),
         })
             Console.WriteLine($"| {what}: [{m}×{k}]·[{k}×{n}]{(ta ? " (Aᵀ)" : "")}{(tb ? " (Bᵀ)" : "")} | {GemmRate(m, k, n, ta, tb, pool):F0} |");
         if (arg("--gemm-only", "0") != "0") return 0;
@@ -51,7 +57,8 @@ internal static class TrainBench
         var p = MambaParameters.Initialize(cfg, 1);
         var g = p.ZerosLike();
         var opt = new AdamW(p, new AdamWOptions());
-        var bp = new MambaBackprop(cfg, pool);
+        int scanChunk = int.Parse(arg("--scan-chunk", "64")), lossChunk = int.Parse(arg("--loss-chunk", "64"));
+        var bp = new MambaBackprop(cfg, pool, scanChunk, lossChunk);
         var rng = new Random(1);
         var tok = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
         var tgt = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
