@@ -4,6 +4,7 @@ using LLama.Common;
 using LLama.Native;
 
 // `FalconMamba.Bench.LlamaCpp --model FILE.gguf [--threads N] [--prompt 512] [--gen 32] [--runs 3] [--seed 1]`
+// (also `kl --base B.gguf --model Q.gguf --ids-file IDS` and `quantize --in F32.gguf --out Q.gguf --type q8_0`)
 // The protocol of `falcon-mamba bench`: random prompt ids (the same generator and seed), one prefill batch with the
 // logits of the last position only, then greedy decode one token per llama_decode call; a fresh context per run
 // (created outside the timed region); median and min–max over runs.
@@ -11,6 +12,26 @@ string Arg(string name, string def)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : def;
+}
+if (args.Length > 0 && args[0] == "kl")
+{
+    NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+    NativeApi.llama_empty_call();
+    return KlDivergence.Run(Arg("--base", ""), Arg("--model", ""), Arg("--ids-file", ""), int.Parse(Arg("--threads", Environment.ProcessorCount.ToString())));
+}
+if (args.Length > 0 && args[0] == "quantize")
+{
+    // llama_model_quantize (what llama-quantize does): quantize --in F32.gguf --out Q.gguf --type Q8_0|Q4_0|...
+    NativeLibraryConfig.All.WithLogCallback((level, message) => { });
+    NativeApi.llama_empty_call();
+    var ftype = Enum.Parse<LLamaFtype>("MOSTLY_" + Arg("--type", "Q8_0").ToUpperInvariant());
+    if (!LLamaQuantizer.Quantize(Arg("--in", ""), Arg("--out", ""), ftype, int.Parse(Arg("--threads", "2")), allowRequantize: true, quantizeOutputTensor: true))
+    {
+        Console.Error.WriteLine("error: llama_model_quantize failed");
+        return 1;
+    }
+    Console.WriteLine($"llama.cpp quantized {Arg("--in", "")} → {Arg("--out", "")} ({ftype})");
+    return 0;
 }
 if (args.Length == 0 || Array.IndexOf(args, "--model") < 0)
 {
@@ -42,17 +63,20 @@ for (int r = -1; r < runs; r++)   // run −1: warm-up (pages the weights in), n
 {
     using var ctx = weights.CreateContext(p);
     var batch = new LLamaBatch();
-    for (int i = 0; i < promptLen; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == promptLen - 1);
+    // the warm-up run pages the weights in with a short prompt (as `falcon-mamba bench` does): a 512-token prefill of a
+    // 7B model would add minutes and measure nothing
+    int len = r < 0 ? Math.Min(promptLen, 8) : promptLen;
+    for (int i = 0; i < len; i++) batch.Add(prompt[i], i, LLamaSeqId.Zero, i == len - 1);
     long t0 = Stopwatch.GetTimestamp();
     Check(ctx.Decode(batch));
-    int next = ArgMax(ctx.NativeHandle.GetLogitsIth(promptLen - 1)[..vocab]);
+    int next = ArgMax(ctx.NativeHandle.GetLogitsIth(len - 1)[..vocab]);
     double tPrefill = Stopwatch.GetElapsedTime(t0).TotalSeconds;
     long t1 = Stopwatch.GetTimestamp();
     int gen = r < 0 ? 2 : genLen;
     for (int i = 0; i < gen; i++)
     {
         batch.Clear();
-        batch.Add(next, promptLen + i, LLamaSeqId.Zero, true);
+        batch.Add(next, len + i, LLamaSeqId.Zero, true);
         Check(ctx.Decode(batch));
         next = ArgMax(ctx.NativeHandle.GetLogitsIth(0)[..vocab]);
     }

@@ -19,7 +19,8 @@ internal static class TrainBench
         int ctx = int.Parse(arg("--ctx", "512")), batch = int.Parse(arg("--batch", "8")), steps = int.Parse(arg("--steps", "4"));
         int threads = int.Parse(arg("--threads", "0")); if (threads <= 0) threads = Environment.ProcessorCount;
         string memCtx = arg("--mem-ctx", "256,512,1024,2048,4096");
-        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
+        var precision = new TrainConfig { Precision = arg("--precision", "f32") }.PrecisionMode;
+        Console.WriteLine($"## Training benchmark ({Environment.ProcessorCount} logical CPUs, {threads} threads, precision {precision}, {System.Runtime.InteropServices.RuntimeInformation.ProcessArchitecture}, " +
             $"AVX2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AVX-512F {System.Runtime.Intrinsics.X86.Avx512F.IsSupported})\n");
 
         double peak256 = PeakFma(threads, wide: false), peak512 = Vector512.IsHardwareAccelerated ? PeakFma(threads, wide: true) : double.NaN;
@@ -47,6 +48,17 @@ internal static class TrainBench
             (v, lossRows, d, true, false, $"head dW (K = {lossRows})"),
         })
             Console.WriteLine($"| {what}: [{m}×{k}]·[{k}×{n}]{(ta ? " (Aᵀ)" : "")}{(tb ? " (Bᵀ)" : "")} | {GemmRate(m, k, n, ta, tb, pool):F0} |");
+        if (precision == TrainPrecision.Bf16)
+        {
+            // the software cost of bf16 mode: one rounding pass per product operand (Kernels/Bf16Round), 1 thread
+            var buf = new float[1 << 24];
+            new Random(3).NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(buf.AsSpan()));
+            var dst = new float[buf.Length];
+            Bf16Round.Round(buf, dst);
+            var swr = Stopwatch.StartNew();
+            for (int i = 0; i < 5; i++) Bf16Round.Round(buf, dst);
+            Console.WriteLine($"| Bf16Round.Round, 16 Mi floats, 1 thread | {5.0 * buf.Length / swr.Elapsed.TotalSeconds / 1e9:F2} G floats/s |");
+        }
         if (arg("--gemm-only", "0") != "0") return 0;
 
         var cfg = new MambaConfig
@@ -58,7 +70,7 @@ internal static class TrainBench
         var g = p.ZerosLike();
         var opt = new AdamW(p, new AdamWOptions());
         int scanChunk = int.Parse(arg("--scan-chunk", "64")), lossChunk = int.Parse(arg("--loss-chunk", "64"));
-        var bp = new MambaBackprop(cfg, pool, scanChunk, lossChunk);
+        var bp = new MambaBackprop(cfg, pool, scanChunk, lossChunk) { Precision = precision };
         var rng = new Random(1);
         var tok = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
         var tgt = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
@@ -81,10 +93,32 @@ internal static class TrainBench
         double total = bp.Seconds["total"];
         foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / total:P1} |");
         Console.WriteLine($"| other (norms, gate, softplus, x_proj norms, copies) | {(2 * total - bp.Seconds.Values.Sum()) / total:P1} |");
+        int abRounds = int.Parse(arg("--ab-rounds", "0"));
+        if (abRounds > 0)
+        {
+            // f32 vs bf16 in one process, steps interleaved (f32, bf16, f32, …) on the same weights and tokens, so load
+            // from other jobs on a shared machine hits both alike; median seconds of forward + backward per precision.
+            var bps = new[] { new MambaBackprop(cfg, pool), new MambaBackprop(cfg, pool) { Precision = TrainPrecision.Bf16 } };
+            var times = new[] { new List<double>(), new List<double>() };
+            for (int round = -1; round < abRounds; round++)
+                for (int i = 0; i < 2; i++)
+                {
+                    g.Clear();
+                    sw.Restart();
+                    bps[i].Run(p, tok, tgt, batch, ctx, g, 1f / tok.Length);
+                    if (round >= 0) times[i].Add(sw.Elapsed.TotalSeconds);   // round −1 warms both up
+                }
+            Console.WriteLine($"\n| precision (interleaved, {abRounds} rounds) | median s (fwd+bwd) | tok/s | min–max s |\n|---|---|---|---|");
+            for (int i = 0; i < 2; i++)
+            {
+                var ts = times[i].Order().ToList();
+                Console.WriteLine($"| {bps[i].Precision} | {ts[ts.Count / 2]:F3} | {tok.Length / ts[ts.Count / 2]:F0} | {ts[0]:F3}–{ts[^1]:F3} |");
+            }
+        }
         Console.WriteLine($"\n| context (batch 1) | activations kept | s/step | tok/s | process peak RSS |\n|---|---|---|---|---|");
         foreach (var t in memCtx.Split(',').Select(int.Parse))
         {
-            var b1 = new MambaBackprop(cfg, pool);
+            var b1 = new MambaBackprop(cfg, pool) { Precision = precision };
             var ids = Enumerable.Range(0, t).Select(_ => rng.Next(v)).ToArray();
             g.Clear();
             b1.Run(p, ids, ids, 1, t, g, 1f / t);

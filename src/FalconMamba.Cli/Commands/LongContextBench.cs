@@ -13,13 +13,17 @@ namespace FalconMamba.Cli.Commands;
 /// Mistral-7B (grouped-query attention, 8 KV heads × 128): 32 × 2 × 1024 × 2 bytes = 128 KiB per token
 /// (shapes from their config.json: num_hidden_layers 32, hidden_size 4096, num_key_value_heads 32 resp. 8).
 /// Writes long-context.csv and long-context.png into the output folder.
+/// Paired measurement: the state at the first position is kept (38 MiB for the 7B, 2.7 MiB for the 130M), and at every
+/// later position decode steps alternate, 8 at a time, between that early state and the current one. Both medians
+/// then come from the same seconds of a shared, noisy machine, so their ratio measures the position, not the clock
+/// or a neighbour's load (unpaired medians taken minutes apart drifted ±15 % on this machine with the same work).
 /// </summary>
 internal static class LongContextBench
 {
     const double LlamaKvBytesPerToken = 32.0 * 2 * 4096 * 2;
     const double MistralKvBytesPerToken = 32.0 * 2 * 8 * 128 * 2;
 
-    sealed record Point(long Position, double DecodeMsMedian, double DecodeMsMin, double DecodeMsMax, double RssMiB, double RssAnonMiB, double FillSeconds);
+    sealed record Point(long Position, double DecodeMsMedian, double DecodeMsMin, double DecodeMsMax, double RssMiB, double RssAnonMiB, double FillSeconds, double PairedRefMs, double PairedHereMs);
 
     public static void Run(MambaModel m, string modelPath, int threads, int chunk, long[] positions, int gen, int seed, string outDir)
     {
@@ -32,6 +36,12 @@ internal static class LongContextBench
         var buffer = new int[Math.Max(chunk, 1) * 64];
         var points = new List<Point>();
         var stepMs = new double[gen];
+        // Touch every row of the embedding table once. A decode step reads all other weights, but only the embedding
+        // rows of the tokens it sees, so with a memory-mapped file the RSS would otherwise grow with the number of
+        // distinct ids met (up to the whole table: 95 MiB for a 65024 × 768 bf16 one) — the page cache filling in, the
+        // same in llama.cpp with mmap, not memory that grows with the context.
+        var row = new float[m.Config.HiddenSize];
+        for (int id = 0; id < vocab; id++) m.Weights.Embedding.DequantizeRow(id, row);
         // warm-up on a scratch state (JIT tiers, worker wake-up paths) so the first position is not penalised
         var scratch = m.CreateState();
         for (int i = 0; i < Math.Min(buffer.Length, 4 * chunk); i++) buffer[i] = rng.Next(vocab);
@@ -39,6 +49,8 @@ internal static class LongContextBench
         // at least 1.5 s and 128 steps: the tiered JIT recompiles hot methods in the background after ~100 ms
         var warm = Stopwatch.StartNew();
         for (int i = 0, t = 1; i < 128 || warm.Elapsed.TotalSeconds < 1.5; i++) t = BenchCommand.ArgMax(ctx.Decode(t, scratch));
+        MambaState? early = null;
+        var hereMs = new List<double>(); var refMs = new List<double>();
         foreach (long target in positions)
         {
             // fill: chunked prefill of random ids from the current position up to the target
@@ -65,18 +77,32 @@ internal static class LongContextBench
                 next = BenchCommand.ArgMax(ctx.Decode(next, state));
                 stepMs[i] = Stopwatch.GetElapsedTime(s).TotalMilliseconds;
             }
-            var p = new Point(target, BenchCommand.Median(stepMs), stepMs.Min(), stepMs.Max(), Status("VmRSS:"), Status("RssAnon:"), fill);
+            double rss = Status("VmRSS:"), anon = Status("RssAnon:");
+            // paired: alternate blocks of 8 steps between a copy of the first position's state and this one
+            early ??= state.Clone();
+            var earlyCopy = early.Clone();
+            hereMs.Clear(); refMs.Clear();
+            int a = rng.Next(vocab), b = rng.Next(vocab);
+            for (int block = 0; block < Math.Max(1, gen / 8); block++)
+                for (int side = 0; side < 2; side++)
+                    for (int i = 0; i < 8; i++)
+                    {
+                        long s = Stopwatch.GetTimestamp();
+                        if (side == 0) a = BenchCommand.ArgMax(ctx.Decode(a, earlyCopy)); else b = BenchCommand.ArgMax(ctx.Decode(b, state));
+                        (side == 0 ? refMs : hereMs).Add(Stopwatch.GetElapsedTime(s).TotalMilliseconds);
+                    }
+            var p = new Point(target, BenchCommand.Median(stepMs), stepMs.Min(), stepMs.Max(), rss, anon, fill, BenchCommand.Median(refMs.ToArray()), BenchCommand.Median(hereMs.ToArray()));
             points.Add(p);
-            Console.Error.WriteLine($"position {target,9:N0}: decode {p.DecodeMsMedian:F2} ms/token (median of {gen}; min {p.DecodeMsMin:F2}, max {p.DecodeMsMax:F2}), RSS {p.RssMiB:F0} MiB (anonymous {p.RssAnonMiB:F0}), filled in {fill:F1} s");
+            Console.Error.WriteLine($"position {target,9:N0}: decode {p.DecodeMsMedian:F2} ms/token (median of {gen}; min {p.DecodeMsMin:F2}, max {p.DecodeMsMax:F2}); paired with position {points[0].Position:N0}: {p.PairedHereMs:F2} vs {p.PairedRefMs:F2} ms ({p.PairedHereMs / p.PairedRefMs - 1:+0.0%;-0.0%}); RSS {p.RssMiB:F0} MiB (anonymous {p.RssAnonMiB:F0}), filled in {fill:F1} s");
         }
         string loadAfter = BenchCommand.LoadAverage();
 
         double stateMiB = m.CreateState().SizeInBytes / 1048576.0;
         var csv = new StringBuilder();
-        csv.AppendLine("position,decode_ms_median,decode_ms_min,decode_ms_max,rss_mib,rss_anon_mib,state_mib,kv_llama2_7b_f16_mib,kv_mistral_7b_f16_mib,fill_seconds");
+        csv.AppendLine("position,decode_ms_median,decode_ms_min,decode_ms_max,paired_first_position_ms,paired_here_ms,rss_mib,rss_anon_mib,state_mib,kv_llama2_7b_f16_mib,kv_mistral_7b_f16_mib,fill_seconds");
         foreach (var p in points)
             csv.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"{p.Position},{p.DecodeMsMedian:F3},{p.DecodeMsMin:F3},{p.DecodeMsMax:F3},{p.RssMiB:F1},{p.RssAnonMiB:F1},{stateMiB:F2},{p.Position * LlamaKvBytesPerToken / 1048576:F1},{p.Position * MistralKvBytesPerToken / 1048576:F1},{p.FillSeconds:F1}"));
+                $"{p.Position},{p.DecodeMsMedian:F3},{p.DecodeMsMin:F3},{p.DecodeMsMax:F3},{p.PairedRefMs:F3},{p.PairedHereMs:F3},{p.RssMiB:F1},{p.RssAnonMiB:F1},{stateMiB:F2},{p.Position * LlamaKvBytesPerToken / 1048576:F1},{p.Position * MistralKvBytesPerToken / 1048576:F1},{p.FillSeconds:F1}"));
         string csvPath = Path.Combine(outDir, "long-context.csv");
         WriteAtomically(csvPath, Encoding.UTF8.GetBytes(csv.ToString()));
         string pngPath = Path.Combine(outDir, "long-context.png");
@@ -88,7 +114,7 @@ internal static class LongContextBench
         Console.WriteLine("position   decode ms/token (median)   RSS MiB   KV cache Llama-2-7B / Mistral-7B (f16)");
         foreach (var p in points)
             Console.WriteLine($"{p.Position,9:N0}   {p.DecodeMsMedian,10:F2}   {p.RssMiB,17:F0}   {Gib(p.Position * LlamaKvBytesPerToken),9} / {Gib(p.Position * MistralKvBytesPerToken)}");
-        Console.WriteLine($"decode at {last.Position:N0} vs {first.Position:N0}: {(last.DecodeMsMedian / first.DecodeMsMedian - 1):+0.0%;-0.0%}; RSS: {(last.RssMiB / first.RssMiB - 1):+0.0%;-0.0%} " +
+        Console.WriteLine($"decode at {last.Position:N0} vs {first.Position:N0}: unpaired medians {(last.DecodeMsMedian / first.DecodeMsMedian - 1):+0.0%;-0.0%}, paired (same seconds) {(last.PairedHereMs / last.PairedRefMs - 1):+0.0%;-0.0%}; RSS: {(last.RssMiB / first.RssMiB - 1):+0.0%;-0.0%} " +
             $"(anonymous memory {(last.RssAnonMiB / first.RssAnonMiB - 1):+0.0%;-0.0%}; the rest is mapped weight pages touched so far); state {stateMiB:F1} MiB");
         Console.WriteLine($"load average {loadBefore} (before) / {loadAfter} (after)");
         Console.WriteLine($"wrote {csvPath} and {pngPath}");

@@ -93,7 +93,7 @@ internal static class TrainCommand
 
         var (train, valid) = LoadData(cfg, tok, eos);
         Console.Error.WriteLine($"model {p.Config.ModelType}: {p.Count:N0} parameters (D {p.Config.HiddenSize}, E {p.Config.IntermediateSize}, N {p.Config.StateSize}, R {p.Config.TimeStepRank}, layers {p.Config.NumHiddenLayers}, V {p.Config.VocabSize}); " +
-            $"data {train.Length:N0} train / {valid.Length:N0} valid tokens; budget {cfg.TotalTokens:N0} tokens");
+            $"data {train.Length:N0} train / {valid.Length:N0} valid tokens; budget {cfg.TotalTokens:N0} tokens; precision {cfg.Precision}");
 
         using var trainer = new Trainer(cfg, p, train, valid, state);
         if (ckpt != null) trainer.Optimizer.Load(Path.Combine(ckpt, "optimizer.safetensors"));

@@ -72,6 +72,10 @@ public static class SelectiveScan
                     ChannelGeneric(T, E, N, c, x, xStride, delta, z, zStride, B, C, D[c], dAc, hc, y);
             }
         }
+        // y *= silu(z) over the worker's channels, token by token (vectorized: one scalar exp per channel and token
+        // cost as much as the rest of a decode step's scan)
+        for (int t = 0; t < T; t++)
+            Activations.MultiplyBySilu(y.Slice(t * E + cStart, cEnd - cStart), z.Slice(t * zStride + cStart, cEnd - cStart));
     }
 
     /// <summary>dst = a · s (inline: a TensorPrimitives call per 16 values costs more than the multiplies).</summary>
@@ -103,9 +107,7 @@ public static class SelectiveScan
             h0 = Vector256.FusedMultiplyAdd(Vector256.Create<float>(da[..8]), h0, dx * Vector256.Create<float>(b[..8]));
             h1 = Vector256.FusedMultiplyAdd(Vector256.Create<float>(da[8..]), h1, dx * Vector256.Create<float>(b[8..]));
             float acc = Vector256.Sum(h0 * Vector256.Create<float>(cc[..8]) + h1 * Vector256.Create<float>(cc[8..]));
-            acc += dc * xv;
-            float zv = z[t * zStride + c];
-            y[t * E + c] = acc * (zv / (1f + MathF.Exp(-zv)));
+            y[t * E + c] = acc + dc * xv;   // gated below, for the whole channel range at once
         }
         h0.CopyTo(hc);
         h1.CopyTo(hc[8..]);
@@ -125,9 +127,7 @@ public static class SelectiveScan
                 hc[n] = s;
                 acc += s * C[t * N + n];
             }
-            acc += dc * xv;
-            float zv = z[t * zStride + c];
-            y[t * E + c] = acc * (zv / (1f + MathF.Exp(-zv)));
+            y[t * E + c] = acc + dc * xv;   // gated below
         }
     }
 }

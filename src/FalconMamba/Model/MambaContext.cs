@@ -58,7 +58,7 @@ public sealed class MambaContext : IDisposable
         int maxCols = Math.Max(Math.Max(_d, _e), _r);
         // per worker: one block of rows widened to f32 for the tiled prefill product
         _linear = new LinearJob(_pool.ThreadCount, NativeWeightMatrix.RowBlock * maxCols);
-        _scan = new ScanJob(_pool.ThreadCount, Math.Max(T * _n, 2048)); // ≥ 2048: a decode step batches exp(Δ·A) over 128 channels
+        _scan = new ScanJob(_pool.ThreadCount, Math.Max(T * _n, 2048), NativeWeightMatrix.RowBlock * _r); // ≥ 2048: a decode step batches exp(Δ·A) over 128 channels
     }
 
     /// <summary>
@@ -155,11 +155,17 @@ public sealed class MambaContext : IDisposable
                     row.Slice(_r + _n, _n).CopyTo(c);
                 }
             }
-            // Δ = softplus(dt · W_dtᵀ + b_dt)   [T, E]
-            // (bias and softplus run inside the parallel scan job, on each worker's channels: no serial pass over [T, E])
-            Linear(L.DtProj, _dt, T, _delta, null);
-            // y = scan(x, Δ, A, B, C) + D·x, gated by silu(z)   [T, E]
-            _scan.Set(T, _e, _n, _xc, _delta, L.DtBias, _xz, _bm, _cm, L.A, L.D, state.Ssm[l], _y);
+            // Δ = softplus(dt · W_dtᵀ + b_dt)   [T, E], then y = scan(x, Δ, A, B, C) + D·x, gated by silu(z)   [T, E].
+            // One parallel job: dt_proj's output rows are the channels, so each worker computes Δ for its own channels
+            // (the same per-row product a separate Linear would compute, so the same bits) and scans them right away —
+            // one pool round trip per layer fewer, and no serial pass over [T, E].
+            Kernels.Quantized.PreparedActivations? dtPrepared = null;
+            if (L.DtProj.PreferredActivations != Kernels.Quantized.ActivationFormat.F32)
+            {
+                _prepared.Prepare(L.DtProj.PreferredActivations, _dt.AsSpan(0, T * _r), T, _r);
+                dtPrepared = _prepared;
+            }
+            _scan.Set(T, _e, _n, _xc, _delta, L.DtBias, _xz, _bm, _cm, L.A, L.D, state.Ssm[l], _y, L.DtProj, _dt, dtPrepared);
             _pool.For(_e, _scan, grain: 8);
             // h += y · W_outᵀ   [T, D]
             Linear(L.OutProj, _y, T, _out, L.OutProjBias);
@@ -220,21 +226,31 @@ public sealed class MambaContext : IDisposable
 
     /// <summary>
     /// Δ = softplus(dt_proj(dt) + b_dt), then the selective scan with D skip and gate, split by channels across
-    /// workers: each worker finishes Δ for its own channels right before scanning them (fused: no serial pass).
+    /// workers: each worker computes Δ for its own channels (rows of dt_proj) right before scanning them.
     /// </summary>
-    sealed class ScanJob(int workers, int scratchSize) : IParallelBody
+    sealed class ScanJob(int workers, int scratchSize, int dtScratchSize) : IParallelBody
     {
         readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratchSize]).ToArray();
+        readonly float[][] _dtScratch = Enumerable.Range(0, workers).Select(_ => new float[dtScratchSize]).ToArray();
         int _t, _e, _n;
-        float[] _x = null!, _delta = null!, _dtBias = null!, _xz = null!, _b = null!, _c = null!, _a = null!, _d = null!, _h = null!, _y = null!;
+        float[] _x = null!, _delta = null!, _dtBias = null!, _xz = null!, _b = null!, _c = null!, _a = null!, _d = null!, _h = null!, _y = null!, _dt = null!;
+        WeightMatrix _dtProj = null!;
+        Kernels.Quantized.PreparedActivations? _dtPrepared;
 
-        public void Set(int T, int E, int N, float[] x, float[] delta, float[] dtBias, float[] xz, float[] b, float[] c, float[] a, float[] d, float[] h, float[] y)
+        public void Set(int T, int E, int N, float[] x, float[] delta, float[] dtBias, float[] xz, float[] b, float[] c, float[] a, float[] d, float[] h, float[] y,
+            WeightMatrix dtProj, float[] dt, Kernels.Quantized.PreparedActivations? dtPrepared)
         {
             _t = T; _e = E; _n = N; _x = x; _delta = delta; _dtBias = dtBias; _xz = xz; _b = b; _c = c; _a = a; _d = d; _h = h; _y = y;
+            _dtProj = dtProj; _dt = dt; _dtPrepared = dtPrepared;
         }
 
         public void Invoke(int start, int end, int worker)
         {
+            // Δ[:, start:end] = dt · W_dt[start:end, :]ᵀ   (what LinearJob would do for these rows)
+            int R = _dtProj.Cols;
+            if (_dtPrepared != null) _dtProj.MatMulPrepared(_dtPrepared, _delta.AsSpan(0, _t * _e), start, end);
+            else if (_t == 1) _dtProj.DotRows(_dt.AsSpan(0, R), _delta.AsSpan(start, end - start), start, end);
+            else _dtProj.MatMulRows(_dt.AsSpan(0, _t * R), _t, _delta.AsSpan(0, _t * _e), start, end, _dtScratch[worker]);
             var bias = _dtBias.AsSpan(start, end - start);
             for (int t = 0; t < _t; t++)
             {

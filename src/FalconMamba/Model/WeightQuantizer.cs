@@ -28,13 +28,15 @@ public static class WeightQuantizer
     public static MambaWeights Apply(MambaWeights weights, TensorType type)
     {
         if (!Quantizers.CanQuantize(type)) throw new FalconMambaException($"--quantize {type}: supported types are f32, f16, bf16, q8_0, q4_0, q4_k, q6_k");
-        WeightMatrix Q(WeightMatrix m)
+        WeightMatrix Q(WeightMatrix m, bool output = false)
         {
-            var t = GgufModelWriter.MatrixType(type, m.Cols);
+            var t = output ? GgufModelWriter.OutputType(type, m.Cols) : GgufModelWriter.MatrixType(type, m.Cols);
             return m.Type == t ? m : QuantizedMatrix.Quantize(t, m);
         }
-        var embedding = Q(weights.Embedding);
-        var lmHead = ReferenceEquals(weights.LmHead, weights.Embedding) ? embedding : Q(weights.LmHead);
+        // the output matrix (lm_head, or the embedding when tied) gets llama-quantize's extra bits (GgufModelWriter.OutputType)
+        bool tied = ReferenceEquals(weights.LmHead, weights.Embedding);
+        var embedding = Q(weights.Embedding, output: tied);
+        var lmHead = tied ? embedding : Q(weights.LmHead, output: true);
         var layers = weights.Layers.Select(l => new MambaLayerWeights
         {
             Norm = l.Norm, InProj = Q(l.InProj), InProjBias = l.InProjBias, ConvWeight = l.ConvWeight, ConvBias = l.ConvBias,

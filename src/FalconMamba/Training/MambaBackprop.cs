@@ -25,6 +25,11 @@ public sealed class MambaBackprop
     public bool VectorScan { get; set; } = Vector256.IsHardwareAccelerated;
     /// <summary>Rows of logits materialised at once in the cross-entropy.</summary>
     public int LossChunk { get; }
+    /// <summary>
+    /// Operands of the Linear and lm_head products: f32, or rounded to bf16 with f32 accumulation (<see cref="TrainPrecision"/>).
+    /// Only <see cref="LinearOperand"/> looks at it; saved activations stay f32 arrays either way.
+    /// </summary>
+    public TrainPrecision Precision { get; set; } = TrainPrecision.F32;
     const int Groups = 16;   // fixed channel groups for the dB/dC reduction (independent of thread count)
 
     int _m = -1, _b, _t;
@@ -433,6 +438,8 @@ public sealed class MambaBackprop
         int m = _m, d = _c.HiddenSize, v = _c.VocabSize, rows = Math.Min(LossChunk, m);
         var headT = Scratch("headT", d * v, false);
         Gemm.Transpose(head, headT, v, d, _pool);
+        LinearOperand("headT", headT, d * v, inPlace: true);
+        var headB = dy != null ? LinearOperand("head", head, v * d) : head;   // W_head for dx = dlogits·W_head
         var x = Scratch("ceX", rows * d, false);
         var logits = Scratch("logits", rows * v, false);
         var lossRow = new double[rows];
@@ -442,6 +449,7 @@ public sealed class MambaBackprop
         {
             int cnt = Math.Min(rows, m - r0);
             Array.Copy(_yF, r0 * d, x, 0, cnt * d);
+            LinearOperand("ceX", x, cnt * d, inPlace: true);
             Gemm.MatMul(x, headT, logits, cnt, d, v, false, _pool);
             Par.For(_pool, cnt, (i0, i1) =>
             {
@@ -463,7 +471,8 @@ public sealed class MambaBackprop
             for (int i = 0; i < cnt; i++) total += lossRow[i];
             if (dy == null) continue;
             // dx = dlogits·W_head; dW_head += dlogitsᵀ·x
-            Gemm.MatMul(logits, head, dx!, cnt, v, d, false, _pool);
+            LinearOperand("dlogits", logits, cnt * v, inPlace: true);
+            Gemm.MatMul(logits, headB, dx!, cnt, v, d, false, _pool);
             Array.Copy(dx!, 0, dy, r0 * d, cnt * d);
             Gemm.MatMulAT(logits, x, dHead!, v, cnt, d, true, _pool);
         }
@@ -505,7 +514,7 @@ public sealed class MambaBackprop
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
         long t0 = Tick();
-        Gemm.MatMulBT(x, w, y, m, i, o, false, _pool);
+        Gemm.MatMulBT(LinearOperand("x", x, m * i), LinearOperand("w", w, o * i), y, m, i, o, false, _pool);
         if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
         Tock(0, t0);
     }
@@ -522,6 +531,8 @@ public sealed class MambaBackprop
     void LinearBackward(float[] dy, float[] x, float[] w, float[] gw, float[]? gb, float[] dx, int m, int i, int o)
     {
         long t0 = Tick();
+        dy = LinearOperand("dy", dy, m * o);
+        x = LinearOperand("x", x, m * i);
         Gemm.MatMulAT(dy, x, gw, o, m, i, true, _pool);
         if (gb != null)
             Par.For(_pool, o, (j0, j1) =>
@@ -533,8 +544,23 @@ public sealed class MambaBackprop
                     gb[j] += s;
                 }
             });
-        Gemm.MatMul(dy, w, dx, m, o, i, false, _pool);
+        Gemm.MatMul(dy, LinearOperand("w", w, o * i), dx, m, o, i, false, _pool);
         Tock(0, t0);
+    }
+
+    /// <summary>
+    /// The hook where weights, activations and output gradients enter a Linear / lm_head product: <paramref name="src"/>
+    /// itself in f32; in bf16 its first <paramref name="length"/> values rounded to bf16 (ties to even) into a scratch
+    /// buffer named <paramref name="key"/>, or into <paramref name="src"/> when <paramref name="inPlace"/> (a temporary the
+    /// caller owns). The GEMM then multiplies bf16-valued operands exactly in f32 FMAs and accumulates in f32, which is
+    /// what a bf16 GEMM with f32 accumulation (cuBLAS / autocast) computes, up to the summation order.
+    /// </summary>
+    float[] LinearOperand(string key, float[] src, int length, bool inPlace = false)
+    {
+        if (Precision == TrainPrecision.F32) return src;
+        var dst = inPlace ? src : Scratch("bf16 " + key, length, false);
+        Par.For(_pool, length, (i0, i1) => Bf16Round.Round(src.AsSpan(i0, i1 - i0), dst.AsSpan(i0, i1 - i0)), grain: 4096);
+        return dst;
     }
 
     void RmsNormRows(float[] x, float[] w, float[] y, float[] rstd, int m, int d, float eps)

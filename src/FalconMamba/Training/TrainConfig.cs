@@ -116,6 +116,8 @@ public sealed record TrainConfig
     public int ScanChunk { get; init; } = 64;
     /// <summary>Logit rows materialised at once in the loss.</summary>
     public int LossChunk { get; init; } = 64;
+    /// <summary>"f32" or "bf16": operands of the Linear / lm_head products (<see cref="TrainPrecision"/>); weights and AdamW stay f32.</summary>
+    public string Precision { get; init; } = "f32";
 
     static readonly JsonSerializerOptions Json = new()
     {
@@ -157,6 +159,14 @@ public sealed record TrainConfig
         TorchDtype = "float32",
     }.Validate("train config");
 
+    /// <summary>The precision enum.</summary>
+    public TrainPrecision PrecisionMode => Precision switch
+    {
+        "f32" => TrainPrecision.F32,
+        "bf16" => TrainPrecision.Bf16,
+        _ => throw new FalconMambaException($"precision '{Precision}': expected f32 or bf16"),
+    };
+
     /// <summary>Checks ranges; errors name the key.</summary>
     public TrainConfig Validate()
     {
@@ -176,6 +186,7 @@ public sealed record TrainConfig
         Req(ContextStages.Length == 0 || ContextStages[0].StartTokens == 0, "context_stages", "the first stage must start at 0");
         Req(ContextStages.All(s => s.Length >= 1), "context_stages", "lengths must be ≥ 1");
         _ = Shape;
+        _ = PrecisionMode;
         return this;
     }
 

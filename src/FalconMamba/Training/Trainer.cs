@@ -41,7 +41,7 @@ public sealed class Trainer : IDisposable
         Parameters = parameters;
         Gradients = parameters.ZerosLike();
         _pool = new WorkerPool(config.Threads > 0 ? config.Threads : Environment.ProcessorCount);
-        _bp = new MambaBackprop(parameters.Config, _pool, config.ScanChunk, config.LossChunk);
+        _bp = new MambaBackprop(parameters.Config, _pool, config.ScanChunk, config.LossChunk) { Precision = config.PrecisionMode };
         var opts = new AdamWOptions { Beta1 = config.Beta1, Beta2 = config.Beta2, Epsilon = config.Eps, WeightDecay = config.WeightDecay };
         if (config.NoDecay != null) opts = opts with { NoDecay = config.NoDecay };
         Optimizer = new AdamW(parameters, opts);

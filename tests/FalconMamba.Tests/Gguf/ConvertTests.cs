@@ -50,6 +50,7 @@ public class ConvertTests
     [Theory]
     [InlineData("q8_0", GgmlType.Q8_0)]
     [InlineData("q4_k", GgmlType.Q4_K)]
+    [InlineData("q4_0", GgmlType.Q4_0)]
     public void QuantizedOutputFollowsLlamaCppTypeRules(string type, GgmlType expected)
     {
         var config = TestModel.MakeConfig(d: 256, e: 512, n: 16, r: 16, v: 64, layers: 1);
@@ -64,6 +65,8 @@ public class ConvertTests
             bool matrix = t.Ne.Length == 2 && t.Name.EndsWith(".weight") && !t.Name.Contains("ssm_conv1d");
             // dt_proj has in_features r = 16: not a whole Q8_0/K block → F16 (Q8_0 for K-quants needs 32 too)
             var want = !matrix ? GgmlType.F32 : t.Ne[0] % GgmlTypes.Geometry(expected).BlockSize == 0 ? expected : GgmlType.F16;
+            // llama-quant.cpp's llama_tensor_get_type: the output matrix gets Q6_K under every type below 8 bits
+            if (t.Name == "output.weight" && expected != GgmlType.Q8_0) want = GgmlType.Q6_K;
             Assert.True(want == t.Type, $"{t.Name} {t.NeText}: {t.Type}, expected {want}");
         }
         Assert.Equal(GgmlTypes.FileType(expected), (uint)f.GetInteger("general.file_type"));

@@ -220,6 +220,15 @@ public class KernelTests
             var s = (float[])x.Clone();
             Activations.SiluInPlace(s, new float[n]);
             for (int i = 0; i < n; i++) Assert.True(Math.Abs(s[i] - Activations.Silu(x[i])) <= 1e-6 * (1 + Math.Abs(s[i])), $"silu({x[i]})");
+            // the scan's gate: y *= silu(z), vector path with its tail
+            var g = Rand(rng, n, 3);
+            var yv = (float[])w.Clone();
+            Activations.MultiplyBySilu(yv, g);
+            for (int i = 0; i < n; i++)
+            {
+                double e = w[i] * (g[i] / (1 + Math.Exp(-(double)g[i])));
+                Assert.True(Math.Abs(yv[i] - e) <= 4e-7 * Math.Abs(e) + 1e-30, $"y·silu(z) n={n} i={i}: {yv[i]} vs {e}");
+            }
         }
         var sp = new float[] { -100, -30, -5, -1e-3f, 0, 1e-3f, 5, 19.99f, 20, 20.01f, 50, float.NegativeInfinity };
         var spv = (float[])sp.Clone();
@@ -230,6 +239,21 @@ public class KernelTests
             double v = sp[i], u = Math.Exp(v), expect = v > 20 ? v : u < 1e-8 ? u - u * u / 2 : Math.Log(1 + u);
             Assert.True(Math.Abs(spv[i] - expect) <= 2e-7 * Math.Max(Math.Abs(expect), 1e-38) + 1e-45, $"softplus({v}) = {spv[i]}, expected {expect}");
         }
+        // the vector path over a dense range (every tail length): relative error against float64, in ulps of float
+        double worstUlp = 0;
+        for (int len = 1; len <= 20001; len += 2500)
+        {
+            var v = Enumerable.Range(0, len).Select(i => -40f + 60f * i / len).ToArray();
+            var r = (float[])v.Clone();
+            Activations.SoftplusInPlace(r);
+            for (int i = 0; i < len; i++)
+            {
+                double e = v[i] > 20 ? v[i] : Math.Log(1 + Math.Exp(v[i])) is var l && Math.Exp(v[i]) < 1e-8 ? Math.Exp(v[i]) : Math.Log(1 + Math.Exp(v[i]));
+                worstUlp = Math.Max(worstUlp, Math.Abs(r[i] - e) / (Math.Abs(e) * Math.Pow(2, -23)));
+            }
+        }
+        Log?.WriteLine($"softplus (vector) vs float64 on [−40, 20]: worst {worstUlp:F2} ulp");
+        Assert.True(worstUlp <= 4, $"softplus off by {worstUlp:F2} ulp");
     }
 
     [Fact]

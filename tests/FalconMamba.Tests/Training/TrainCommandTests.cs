@@ -58,6 +58,16 @@ public class TrainCommandTests
 
             CliHarness.AssertCleanError(CliHarness.Run(Args(dir, "c", 1, "--lr", "abc")), "--lr");
             CliHarness.AssertCleanError(CliHarness.Run(Args(dir, "c", 1, "--decay-shape", "cosine")), "decay_shape");
+            CliHarness.AssertCleanError(CliHarness.Run(Args(dir, "c", 1, "--precision", "fp16")), "precision");
+            // --precision bf16: same data and init as run a, so only the bf16 products can make the first loss differ
+            var bf = CliHarness.Run(Args(dir, "bf16", 2, "--precision", "bf16"));
+            TestContext.Current.TestOutputHelper?.WriteLine(bf.Stderr);
+            Assert.Equal(0, bf.ExitCode);
+            Assert.Contains("precision bf16", bf.Stderr);
+            var rowsBf = MetricsLog.Read(Path.Combine(dir, "bf16", "metrics.csv"));
+            Assert.NotEqual(rowsA[0].Loss, rowsBf[0].Loss);
+            Assert.True(Math.Abs(rowsA[0].Loss - rowsBf[0].Loss) < 0.01 * rowsA[0].Loss, $"bf16 {rowsBf[0].Loss} vs f32 {rowsA[0].Loss}");
+            Assert.Contains("\"precision\": \"bf16\"", File.ReadAllText(Path.Combine(Checkpoint.List(Path.Combine(dir, "bf16"))[^1], "train_config.json")));
             File.WriteAllText(Path.Combine(dir, "bad.json"), "{ \"hiden_size\": 3 }");
             CliHarness.AssertCleanError(CliHarness.Run("train", "--config", Path.Combine(dir, "bad.json")), "hiden_size");
             CliHarness.AssertCleanError(CliHarness.Run(Args(dir, "c", 1, "--resume", Path.Combine(dir, "nope"))), "nope");

@@ -54,6 +54,65 @@ public static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
+    /// <summary>
+    /// <see cref="Q8_0"/> for four tokens (activations <paramref name="lda"/> bytes apart, scales lda/32 apart) against one
+    /// weight row: each block's weights and scale are loaded once, then each token does exactly Q8_0's operations, so
+    /// y[j·ldy] equals Q8_0(w, a + j·lda, …) bit for bit (prefill: the row stays in registers/L1 across tokens).
+    /// </summary>
+    public static void Q8_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
+    {
+        if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q8_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
+        float* d1 = ad + lda / 32, d2 = ad + 2 * (lda / 32), d3 = ad + 3 * (lda / 32);
+        for (int b = 0; b < nb; b++, w += 34)
+        {
+            var qw = Vector256.Load((sbyte*)(w + 2));
+            var ax = Avx2.Abs(qw);
+            float hw = H(w);
+            int o = b * 32;
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a + o))), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a1 + o))), c1);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d2[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a2 + o))), c2);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d3[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a3 + o))), c3);
+        }
+        y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
+    }
+
+    /// <summary><see cref="Q4_0"/> for four tokens: each block's nibbles unpacked once (see <see cref="Q8_0x4"/>).</summary>
+    public static void Q4_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
+    {
+        if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q4_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
+        sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
+        float* d1 = ad + lda / 32, d2 = ad + 2 * (lda / 32), d3 = ad + 3 * (lda / 32);
+        var mask = Vector128.Create((byte)0x0F);
+        var eight = Vector256.Create((sbyte)8);
+        for (int b = 0; b < nb; b++, w += 18)
+        {
+            var raw = Vector128.Load(w + 2);
+            var nib = Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw, 4)).AsSByte() - eight;
+            var ax = Avx2.Abs(nib);
+            float hw = H(w);
+            int o = b * 32;
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a + o))), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a1 + o))), c1);
+            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d2[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a2 + o))), c2);
+            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d3[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a3 + o))), c3);
+        }
+        y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
+    }
+
+    /// <summary><see cref="DotI8"/>(x, y) with |x| already computed (AVX2 only): the same instructions after the abs.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> DotAbs(Vector256<byte> ax, Vector256<sbyte> x, Vector256<sbyte> y)
+    {
+        var sy = Avx2.Sign(y, x);
+        if (AvxVnni.IsSupported) return AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, ax, sy);
+        var p16 = Avx2.MultiplyAddAdjacent(ax, sy);
+        return Avx2.MultiplyAddAdjacent(p16, Vector256.Create((short)1));
+    }
+
     // ---- Q4_0 weights × Q8_0 activations -------------------------------------------------------------------
 
     /// <summary>Scalar reference: low nibbles are elements 0–15, high nibbles 16–31, each minus 8.</summary>

@@ -55,7 +55,20 @@ public abstract unsafe class QuantizedMatrix : NativeWeightMatrix
     {
         if (a.Format != PreferredActivations || a.Cols != Cols) throw new ArgumentException($"{Type} matrix needs {PreferredActivations} activations of {Cols} columns, got {a.Format} × {a.Cols}");
         for (int r = rowStart; r < rowEnd; r++)
-            for (int t = 0; t < a.T; t++) Y[t * Rows + r] = DotPrepared(r, a, t);
+        {
+            int t = 0;
+            for (; t + 4 <= a.T; t += 4) DotPrepared4(r, a, t, Y);
+            for (; t < a.T; t++) Y[t * Rows + r] = DotPrepared(r, a, t);
+        }
+    }
+
+    /// <summary>
+    /// Y[t..t+4, r]: row r with four tokens. The default calls <see cref="DotPrepared"/> four times; Q8_0 and Q4_0 load
+    /// (and unpack) each weight block once for the four tokens, with each token's arithmetic unchanged (same bits).
+    /// </summary>
+    protected virtual void DotPrepared4(int r, PreparedActivations a, int t, Span<float> Y)
+    {
+        for (int j = 0; j < 4; j++) Y[(t + j) * Rows + r] = DotPrepared(r, a, t + j);
     }
 
     /// <inheritdoc />
@@ -157,6 +170,12 @@ public sealed unsafe class Q8_0Matrix : QuantizedMatrix
         fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32])
             return QuantDot.Q8_0(RowPointer(r), q, d, Cols / 32);
     }
+    /// <inheritdoc />
+    protected override void DotPrepared4(int r, PreparedActivations a, int t, Span<float> Y)
+    {
+        fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32]) fixed (float* y = Y)
+            QuantDot.Q8_0x4(RowPointer(r), q, d, Cols / 32, Cols, y + (long)t * Rows + r, Rows);
+    }
 }
 
 /// <summary>Q4_0 weights; products run on Q8_0 activations.</summary>
@@ -175,6 +194,12 @@ public sealed unsafe class Q4_0Matrix : QuantizedMatrix
     {
         fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32])
             return QuantDot.Q4_0(RowPointer(r), q, d, Cols / 32);
+    }
+    /// <inheritdoc />
+    protected override void DotPrepared4(int r, PreparedActivations a, int t, Span<float> Y)
+    {
+        fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32]) fixed (float* y = Y)
+            QuantDot.Q4_0x4(RowPointer(r), q, d, Cols / 32, Cols, y + (long)t * Rows + r, Rows);
     }
 }
 
