@@ -1,7 +1,8 @@
 using FalconMamba.Bench;
 
 // Bench tools: `random-model --shape falcon-mamba-7b --dtype BF16 --out DIR [--seed N]`;
-// `train-bench [--d 256 --layers 8 --vocab 4096 --ctx 512 --batch 8 --steps 4 --threads 0 --mem-ctx 256,512,... --precision f32|bf16 --ab-rounds N]`.
+// `train-bench [--d 256 --layers 8 --vocab 4096 --ctx 512 --batch 8 --steps 4 --threads 0 --mem-ctx 256,512,... --precision f32|bf16
+//   --ab-rounds N --scan-chunk 64 --loss-chunk 64 --gemm-only 0]`.
 if (args.Length == 0 || args[0] is "-h" or "--help")
 {
     Console.WriteLine("usage: FalconMamba.Bench random-model --shape NAME --dtype F32|F16|BF16 --out DIR [--seed N]");

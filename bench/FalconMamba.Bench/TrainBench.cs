@@ -28,8 +28,26 @@ internal static class TrainBench
         Console.WriteLine($"| peak f32 FMA, Vector256, {threads} threads | {peak256:F0} |");
         if (!double.IsNaN(peak512)) Console.WriteLine($"| peak f32 FMA, Vector512, {threads} threads | {peak512:F0} |");
         using var pool = new WorkerPool(threads);
-        foreach (var (m, k, n) in new[] { (1024, 1024, 1024), (batch * ctx, d, 4 * d), (4 * d, batch * ctx, d) })
-            Console.WriteLine($"| Gemm.MatMul [{m}×{k}]·[{k}×{n}] | {GemmRate(m, k, n, pool):F0} |");
+        int mTok = batch * ctx, lossRows = int.Parse(arg("--loss-chunk", "64"));
+        // The model's products as the trainer calls them: X·Wᵀ (B stored transposed), dY·W, dYᵀ·X (A stored transposed).
+        foreach (var (m, k, n, ta, tb, what) in new[]
+        {
+            (1024, 1024, 1024, false, false, "square"),
+            (mTok, d, 4 * d, false, true, "in_proj forward X·Wᵀ"),
+            (mTok, 4 * d, d, false, false, "in_proj dX = dY·W"),
+            (4 * d, mTok, d, true, false, "in_proj dW = dYᵀ·X (long K)"),
+            (mTok, 2 * d, d, false, true, "out_proj forward"),
+            (mTok, 2 * d, 48, false, true, "x_proj forward (N = R+2N)"),
+            (mTok, 48, 2 * d, false, false, "x_proj dX"),
+            (48, mTok, 2 * d, true, false, "x_proj dW"),
+            (mTok, (d + 15) / 16, 2 * d, false, true, "dt_proj forward (K = R)"),
+            (mTok, 2 * d, (d + 15) / 16, false, false, "dt_proj dX (N = R)"),
+            (2 * d, mTok, (d + 15) / 16, true, false, "dt_proj dW (N = R)"),
+            (lossRows, d, v, false, false, $"head logits ({lossRows}-row loss chunk)"),
+            (lossRows, v, d, false, false, "head dX"),
+            (v, lossRows, d, true, false, $"head dW (K = {lossRows})"),
+        })
+            Console.WriteLine($"| {what}: [{m}×{k}]·[{k}×{n}]{(ta ? " (Aᵀ)" : "")}{(tb ? " (Bᵀ)" : "")} | {GemmRate(m, k, n, ta, tb, pool):F0} |");
         if (precision == TrainPrecision.Bf16)
         {
             // the software cost of bf16 mode: one rounding pass per product operand (Kernels/Bf16Round), 1 thread
@@ -41,6 +59,7 @@ internal static class TrainBench
             for (int i = 0; i < 5; i++) Bf16Round.Round(buf, dst);
             Console.WriteLine($"| Bf16Round.Round, 16 Mi floats, 1 thread | {5.0 * buf.Length / swr.Elapsed.TotalSeconds / 1e9:F2} G floats/s |");
         }
+        if (arg("--gemm-only", "0") != "0") return 0;
 
         var cfg = new MambaConfig
         {
@@ -50,7 +69,8 @@ internal static class TrainBench
         var p = MambaParameters.Initialize(cfg, 1);
         var g = p.ZerosLike();
         var opt = new AdamW(p, new AdamWOptions());
-        var bp = new MambaBackprop(cfg, pool) { Precision = precision };
+        int scanChunk = int.Parse(arg("--scan-chunk", "64")), lossChunk = int.Parse(arg("--loss-chunk", "64"));
+        var bp = new MambaBackprop(cfg, pool, scanChunk, lossChunk) { Precision = precision };
         var rng = new Random(1);
         var tok = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
         var tgt = Enumerable.Range(0, batch * ctx).Select(_ => rng.Next(v)).ToArray();
@@ -70,7 +90,9 @@ internal static class TrainBench
         Console.WriteLine($"| falcon_mamba D {d}, {layers} layers, V {v}, ctx {ctx}, batch {batch} | {p.Count / 1e6:F2} M | {tok.Length} | {sec:F3} | {tps:F0} | {gf:F1} | {gf / peak256:P1} |{(double.IsNaN(peak512) ? "" : $" {gf / peak512:P1} |")}");
 
         Console.WriteLine($"\n| section | share of Run (fwd+bwd) |\n|---|---|");
-        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / bp.Seconds["total"]:P1} |");
+        double total = bp.Seconds["total"];
+        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / total:P1} |");
+        Console.WriteLine($"| other (norms, gate, softplus, x_proj norms, copies) | {(2 * total - bp.Seconds.Values.Sum()) / total:P1} |");
         int abRounds = int.Parse(arg("--ab-rounds", "0"));
         if (abRounds > 0)
         {
@@ -109,16 +131,17 @@ internal static class TrainBench
         return 0;
     }
 
-    static double GemmRate(int m, int k, int n, WorkerPool pool)
+    static double GemmRate(int m, int k, int n, bool transA, bool transB, WorkerPool pool)
     {
         var rng = new Random(2);
         var a = Enumerable.Range(0, m * k).Select(_ => (float)rng.NextDouble()).ToArray();
         var b = Enumerable.Range(0, k * n).Select(_ => (float)rng.NextDouble()).ToArray();
         var c = new float[m * n];
-        Gemm.MatMul(a, b, c, m, k, n, false, pool);
+        void Once() => PackedGemm.MatMul(a, 0, transA ? m : k, transA, b, 0, transB ? k : n, transB, c, 0, n, m, n, k, false, pool);
+        Once();
         int reps = 0;
         var sw = Stopwatch.StartNew();
-        while (sw.Elapsed.TotalSeconds < 1 || reps < 2) { Gemm.MatMul(a, b, c, m, k, n, false, pool); reps++; }
+        while (sw.Elapsed.TotalSeconds < 0.5 || reps < 2) { Once(); reps++; }
         return 2.0 * m * k * n * reps / sw.Elapsed.TotalSeconds / 1e9;
     }
 

@@ -4,12 +4,15 @@ using System.Runtime.Intrinsics;
 namespace FalconMamba.Kernels;
 
 /// <summary>
-/// Cache-tiled f32 matrix product C[M,N] (+)= A[M,K] · B[K,N] (all row-major, with leading dimensions), the kernel that
-/// training spends its time in. Layout after BLIS / GotoBLAS: C is cut into MC×NC tiles (one tile = one unit of parallel
-/// work), K into KC panels; per panel the A block is packed into MR-row strips and the B block into NR-column strips,
-/// and an MR×NR register micro-kernel (Vector512 or Vector256 FMA) runs over them. Every C element is summed by one
-/// thread over k in ascending order, so results do not depend on the thread count or timing (training resume relies on it).
-/// The three training products map onto it: X·Wᵀ (transpose W once per step), dY·W (direct) and dYᵀ·X (transpose dY).
+/// Cache-tiled f32 matrix product C[M,N] (+)= op(A)[M,K] · op(B)[K,N], op = identity or transpose (row-major operands
+/// with leading dimensions), the kernel that training spends its time in. Layout after BLIS / GotoBLAS: K is cut into
+/// KC panels; per panel the whole op(B) panel [kc, N] is packed once into NR-column strips (shared by all threads), then
+/// C is cut into MC×NB blocks (one block = one unit of parallel work) whose op(A) block is packed into MR-row strips and
+/// swept by an MR×NR register micro-kernel (Vector512 or Vector256 FMA), B strip outer, A strip inner. The transposes
+/// happen inside the packing, so the three training products need no transpose pass: X·Wᵀ (transB), dY·W (plain) and
+/// dYᵀ·X (transA, whose packing is a contiguous 8-float copy per k). Every C element is summed by one thread over k in
+/// ascending order, starting from C (or 0), so results are bit-identical to the scalar MatMulReference and do not
+/// depend on the thread count or timing (training resume relies on it).
 /// </summary>
 public static unsafe class PackedGemm
 {
@@ -19,12 +22,19 @@ public static unsafe class PackedGemm
     static readonly int MR = Use512 ? 8 : 6;
     static readonly int NR = Use512 ? 32 : 16;
     static readonly int MC = MR * 12;
-    static readonly int NC = NR * 8;
+    const int NBMax = 256;
 
     /// <summary>
     /// C[M,N] = A[M,K]·B[K,N] (or C += when <paramref name="accumulate"/>). Pointers must stay valid for the call.
     /// </summary>
-    public static void MatMul(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
+    public static void MatMul(float* a, int lda, float* b, int ldb, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null) =>
+        MatMul(a, lda, false, b, ldb, false, c, ldc, m, n, k, accumulate, pool);
+
+    /// <summary>
+    /// C[M,N] (+)= op(A)·op(B): with <paramref name="transA"/> A is stored [K, M] (element (i,p) at a[p·lda + i]), with
+    /// <paramref name="transB"/> B is stored [N, K] (element (p,j) at b[j·ldb + p]).
+    /// </summary>
+    public static void MatMul(float* a, int lda, bool transA, float* b, int ldb, bool transB, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -32,28 +42,56 @@ public static unsafe class PackedGemm
             if (!accumulate) for (int i = 0; i < m; i++) new Span<float>(c + (long)i * ldc, n).Clear();
             return;
         }
-        int mt = (m + MC - 1) / MC, nt = (n + NC - 1) / NC;
-        var body = new Body { A = a, Lda = lda, B = b, Ldb = ldb, C = c, Ldc = ldc, M = m, N = n, K = k, Acc = accumulate, MTiles = mt, NTiles = nt };
-        int tiles = mt * nt;
-        if (pool == null || pool.ThreadCount == 1 || tiles == 1) body.Invoke(0, tiles, 0);
-        else pool.For(tiles, body);
+        int threads = pool?.ThreadCount ?? 1;
+        int nStrips = (n + NR - 1) / NR, mBlocks = (m + MC - 1) / MC;
+        // Block width: NBMax columns, narrower when that leaves too few blocks for the threads (the loss chunk's short M).
+        int nb = NBMax;
+        while (nb > NR && mBlocks * ((n + nb - 1) / nb) < 2 * threads) nb /= 2;
+        var packB = System.Buffers.ArrayPool<float>.Shared.Rent(nStrips * NR * KC);
+        try
+        {
+            fixed (float* pb = packB)
+            {
+                var pack = new PackBBody { B = b, Ldb = ldb, TransB = transB, N = n, Dst = pb };
+                var body = new Body { A = a, Lda = lda, TransA = transA, PackedB = pb, C = c, Ldc = ldc, M = m, N = n, NB = nb, NBlocks = (n + nb - 1) / nb };
+                for (int p0 = 0; p0 < k; p0 += KC)
+                {
+                    int kc = Math.Min(KC, k - p0);
+                    pack.P0 = p0; pack.Kc = kc;
+                    body.P0 = p0; body.Kc = kc; body.Load = accumulate || p0 > 0;
+                    if (threads == 1 || (long)kc * n < 32768) pack.Invoke(0, nStrips, 0); else pool!.For(nStrips, pack);
+                    int units = mBlocks * body.NBlocks;
+                    if (threads == 1 || units == 1) body.Invoke(0, units, 0); else pool!.For(units, body);
+                }
+            }
+        }
+        finally { System.Buffers.ArrayPool<float>.Shared.Return(packB); }
     }
 
     /// <summary>Array form of the pointer MatMul with offsets.</summary>
-    public static void MatMul(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
+    public static void MatMul(float[] a, int aOff, int lda, float[] b, int bOff, int ldb, float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null) =>
+        MatMul(a, aOff, lda, false, b, bOff, ldb, false, c, cOff, ldc, m, n, k, accumulate, pool);
+
+    /// <summary>Array form of the transposed-operand MatMul with offsets.</summary>
+    public static void MatMul(float[] a, int aOff, int lda, bool transA, float[] b, int bOff, int ldb, bool transB, float[] c, int cOff, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
     {
         fixed (float* pa = a) fixed (float* pb = b) fixed (float* pc = c)
-            MatMul(pa + aOff, lda, pb + bOff, ldb, pc + cOff, ldc, m, n, k, accumulate, pool);
+            MatMul(pa + aOff, lda, transA, pb + bOff, ldb, transB, pc + cOff, ldc, m, n, k, accumulate, pool);
     }
 
     /// <summary>Scalar reference: C (+)= A·B, one f32 FMA per term in ascending k (the kernel matches it bit for bit).</summary>
-    public static void MatMulReference(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, int m, int n, int k, bool accumulate)
+    public static void MatMulReference(ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb, Span<float> c, int ldc, int m, int n, int k, bool accumulate) =>
+        MatMulReference(a, lda, false, b, ldb, false, c, ldc, m, n, k, accumulate);
+
+    /// <summary>Scalar reference of the transposed-operand form (same element addressing as <see cref="MatMul(float*, int, bool, float*, int, bool, float*, int, int, int, int, bool, WorkerPool?)"/>).</summary>
+    public static void MatMulReference(ReadOnlySpan<float> a, int lda, bool transA, ReadOnlySpan<float> b, int ldb, bool transB, Span<float> c, int ldc, int m, int n, int k, bool accumulate)
     {
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++)
             {
                 float s = accumulate ? c[i * ldc + j] : 0;
-                for (int p = 0; p < k; p++) s = MathF.FusedMultiplyAdd(a[i * lda + p], b[p * ldb + j], s);
+                for (int p = 0; p < k; p++)
+                    s = MathF.FusedMultiplyAdd(transA ? a[p * lda + i] : a[i * lda + p], transB ? b[j * ldb + p] : b[p * ldb + j], s);
                 c[i * ldc + j] = s;
             }
     }
@@ -87,98 +125,155 @@ public static unsafe class PackedGemm
         }
     }
 
-    [ThreadStatic] static float[]? _packA, _packB;
-
-    sealed class Body : IParallelBody
+    // Packs strips [start, end) of the op(B) panel rows p0..p0+kc: Dst[strip][p][j] (columns past N are zero).
+    sealed class PackBBody : IParallelBody
     {
-        public float* A, B, C;
-        public int Lda, Ldb, Ldc, M, N, K, MTiles, NTiles;
-        public bool Acc;
-
+        public float* B, Dst;
+        public int Ldb, N, P0, Kc;
+        public bool TransB;
         public void Invoke(int start, int end, int worker)
         {
-            int mr = MR, nr = NR;
-            var packA = _packA ??= new float[MC * KC];
-            var packB = _packB ??= new float[NC * KC];
-            Span<float> tmp = stackalloc float[MR * NR];
-            fixed (float* pa = packA) fixed (float* pb = packB) fixed (float* pt = tmp)
+            int nr = NR, kc = Kc;
+            for (int s = start; s < end; s++)
             {
-                for (int tile = start; tile < end; tile++)
+                int j0 = s * nr, cols = Math.Min(nr, N - j0);
+                float* dst = Dst + (long)s * nr * kc;
+                if (TransB)
                 {
-                    int i0 = (tile / NTiles) * MC, j0 = (tile % NTiles) * NC;
-                    int mc = Math.Min(MC, M - i0), nc = Math.Min(NC, N - j0);
-                    if (!Acc) for (int i = 0; i < mc; i++) new Span<float>(C + (long)(i0 + i) * Ldc + j0, nc).Clear();
-                    for (int p0 = 0; p0 < K; p0 += KC)
+                    // B stored [N, K]: read each column's K run contiguously, write it with stride NR
+                    for (int j = 0; j < cols; j++)
                     {
-                        int kc = Math.Min(KC, K - p0);
-                        // Pack A block [mc, kc] into strips: pa[strip][p][r] (rows past mc are zero).
-                        for (int s = 0; s < mc; s += mr)
-                        {
-                            float* dst = pa + s * kc;
-                            int rows = Math.Min(mr, mc - s);
-                            for (int r = 0; r < mr; r++)
-                            {
-                                if (r < rows)
-                                {
-                                    float* src = A + (long)(i0 + s + r) * Lda + p0;
-                                    for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
-                                }
-                                else for (int p = 0; p < kc; p++) dst[p * mr + r] = 0;
-                            }
-                        }
-                        // Pack B block [kc, nc] into strips: pb[strip][p][j] (columns past nc are zero).
-                        for (int s = 0; s < nc; s += nr)
-                        {
-                            float* dst = pb + s * kc;
-                            int cols = Math.Min(nr, nc - s);
-                            for (int p = 0; p < kc; p++)
-                            {
-                                float* src = B + (long)(p0 + p) * Ldb + j0 + s;
-                                float* d = dst + p * nr;
-                                int j = 0;
-                                for (; j < cols; j++) d[j] = src[j];
-                                for (; j < nr; j++) d[j] = 0;
-                            }
-                        }
-                        for (int si = 0; si < mc; si += mr)
-                            for (int sj = 0; sj < nc; sj += nr)
-                            {
-                                int rows = Math.Min(mr, mc - si), cols = Math.Min(nr, nc - sj);
-                                float* cptr = C + (long)(i0 + si) * Ldc + j0 + sj;
-                                if (rows == mr && cols == nr)
-                                {
-                                    if (Use512) Micro512(pa + si * kc, pb + sj * kc, kc, cptr, Ldc);
-                                    else Micro256(pa + si * kc, pb + sj * kc, kc, cptr, Ldc);
-                                }
-                                else
-                                {
-                                    // Edge tile: run a full micro-tile on a copy of the valid part of C (rest zero), copy back.
-                                    new Span<float>(pt, mr * nr).Clear();
-                                    for (int r = 0; r < rows; r++)
-                                        for (int j = 0; j < cols; j++) pt[r * nr + j] = cptr[(long)r * Ldc + j];
-                                    if (Use512) Micro512(pa + si * kc, pb + sj * kc, kc, pt, nr);
-                                    else Micro256(pa + si * kc, pb + sj * kc, kc, pt, nr);
-                                    for (int r = 0; r < rows; r++)
-                                        for (int j = 0; j < cols; j++) cptr[(long)r * Ldc + j] = pt[r * nr + j];
-                                }
-                            }
+                        float* src = B + (long)(j0 + j) * Ldb + P0;
+                        for (int p = 0; p < kc; p++) dst[p * nr + j] = src[p];
+                    }
+                    for (int j = cols; j < nr; j++) for (int p = 0; p < kc; p++) dst[p * nr + j] = 0;
+                }
+                else if (cols == nr)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = B + (long)(P0 + p) * Ldb + j0;
+                        if (Use512) { Vector512.Store(Vector512.Load(src), dst + p * nr); Vector512.Store(Vector512.Load(src + 16), dst + p * nr + 16); }
+                        else { Vector256.Store(Vector256.Load(src), dst + p * nr); Vector256.Store(Vector256.Load(src + 8), dst + p * nr + 8); }
                     }
                 }
+                else
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = B + (long)(P0 + p) * Ldb + j0;
+                        int j = 0;
+                        for (; j < cols; j++) dst[p * nr + j] = src[j];
+                        for (; j < nr; j++) dst[p * nr + j] = 0;
+                    }
             }
         }
     }
 
-    // C[8, 32] = C + Apack[kc][8] · Bpack[kc][32]; 16 zmm accumulators.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Micro512(float* a, float* b, int kc, float* c, int ldc)
+    [ThreadStatic] static float[]? _packA;
+
+    // One unit = an MC×NB block of C for the current K panel.
+    sealed class Body : IParallelBody
     {
-        // Accumulators start from C, so every element is C + Σ_k in ascending k with one FMA per term: the same
-        // rounding as the scalar FMA reference (bit-identical), across K panels too.
+        public float* A, PackedB, C;
+        public int Lda, Ldc, M, N, NB, NBlocks, P0, Kc;
+        public bool TransA, Load;
+
+        public void Invoke(int start, int end, int worker)
+        {
+            int mr = MR, nr = NR, kc = Kc;
+            var packA = _packA ??= new float[MC * KC];
+            Span<float> tmp = stackalloc float[MR * NR];
+            fixed (float* pa = packA) fixed (float* pt = tmp)
+            {
+                for (int unit = start; unit < end; unit++)
+                {
+                    int i0 = (unit / NBlocks) * MC, j0 = (unit % NBlocks) * NB;
+                    int mc = Math.Min(MC, M - i0), nc = Math.Min(NB, N - j0);
+                    PackA(pa, i0, mc, kc);
+                    for (int sj = 0; sj < nc; sj += nr)
+                    {
+                        float* bs = PackedB + (long)(j0 + sj) * kc;   // strip (j0+sj)/NR, NR·kc floats each
+                        for (int si = 0; si < mc; si += mr)
+                        {
+                            int rows = Math.Min(mr, mc - si), cols = Math.Min(nr, nc - sj);
+                            float* cptr = C + (long)(i0 + si) * Ldc + j0 + sj;
+                            if (rows == mr && cols == nr)
+                            {
+                                if (Use512) Micro512(pa + si * kc, bs, kc, cptr, Ldc, Load);
+                                else Micro256(pa + si * kc, bs, kc, cptr, Ldc, Load);
+                            }
+                            else
+                            {
+                                // Edge tile: run a full micro-tile on a copy of the valid part of C (rest zero), copy back.
+                                new Span<float>(pt, mr * nr).Clear();
+                                if (Load)
+                                    for (int r = 0; r < rows; r++)
+                                        for (int j = 0; j < cols; j++) pt[r * nr + j] = cptr[(long)r * Ldc + j];
+                                if (Use512) Micro512(pa + si * kc, bs, kc, pt, nr, true);
+                                else Micro256(pa + si * kc, bs, kc, pt, nr, true);
+                                for (int r = 0; r < rows; r++)
+                                    for (int j = 0; j < cols; j++) cptr[(long)r * Ldc + j] = pt[r * nr + j];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // Pack the op(A) block rows i0..i0+mc, panel P0..P0+kc into MR-row strips: pa[strip][p][r] (rows past mc zero).
+        void PackA(float* pa, int i0, int mc, int kc)
+        {
+            int mr = MR;
+            for (int s = 0; s < mc; s += mr)
+            {
+                float* dst = pa + s * kc;
+                int rows = Math.Min(mr, mc - s);
+                if (TransA && rows == 8 && mr == 8)
+                {
+                    // A stored [K, M]: the 8 rows of a strip are 8 adjacent floats of one stored row
+                    float* src = A + (long)P0 * Lda + i0 + s;
+                    for (int p = 0; p < kc; p++) Vector256.Store(Vector256.Load(src + (long)p * Lda), dst + p * 8);
+                }
+                else if (TransA)
+                {
+                    for (int p = 0; p < kc; p++)
+                    {
+                        float* src = A + (long)(P0 + p) * Lda + i0 + s;
+                        int r = 0;
+                        for (; r < rows; r++) dst[p * mr + r] = src[r];
+                        for (; r < mr; r++) dst[p * mr + r] = 0;
+                    }
+                }
+                else
+                    for (int r = 0; r < mr; r++)
+                    {
+                        if (r < rows)
+                        {
+                            float* src = A + (long)(i0 + s + r) * Lda + P0;
+                            for (int p = 0; p < kc; p++) dst[p * mr + r] = src[p];
+                        }
+                        else for (int p = 0; p < kc; p++) dst[p * mr + r] = 0;
+                    }
+            }
+        }
+    }
+
+    // C[8, 32] = (load ? C : 0) + Apack[kc][8] · Bpack[kc][32]; 16 zmm accumulators.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro512(float* a, float* b, int kc, float* c, int ldc, bool load)
+    {
+        // Accumulators start from C (or 0 on the first panel of C = A·B), so every element is C + Σ_k in ascending k with
+        // one FMA per term: the same rounding as the scalar FMA reference (bit-identical), across K panels too.
         float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
-        Vector512<float> c00 = Vector512.Load(r0), c01 = Vector512.Load(r0 + 16), c10 = Vector512.Load(r1), c11 = Vector512.Load(r1 + 16);
-        Vector512<float> c20 = Vector512.Load(r2), c21 = Vector512.Load(r2 + 16), c30 = Vector512.Load(r3), c31 = Vector512.Load(r3 + 16);
-        Vector512<float> c40 = Vector512.Load(r4), c41 = Vector512.Load(r4 + 16), c50 = Vector512.Load(r5), c51 = Vector512.Load(r5 + 16);
-        Vector512<float> c60 = Vector512.Load(r6), c61 = Vector512.Load(r6 + 16), c70 = Vector512.Load(r7), c71 = Vector512.Load(r7 + 16);
+        Vector512<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default, c30 = default, c31 = default;
+        Vector512<float> c40 = default, c41 = default, c50 = default, c51 = default, c60 = default, c61 = default, c70 = default, c71 = default;
+        if (load)
+        {
+            c00 = Vector512.Load(r0); c01 = Vector512.Load(r0 + 16); c10 = Vector512.Load(r1); c11 = Vector512.Load(r1 + 16);
+            c20 = Vector512.Load(r2); c21 = Vector512.Load(r2 + 16); c30 = Vector512.Load(r3); c31 = Vector512.Load(r3 + 16);
+            c40 = Vector512.Load(r4); c41 = Vector512.Load(r4 + 16); c50 = Vector512.Load(r5); c51 = Vector512.Load(r5 + 16);
+            c60 = Vector512.Load(r6); c61 = Vector512.Load(r6 + 16); c70 = Vector512.Load(r7); c71 = Vector512.Load(r7 + 16);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector512.Load(b); var b1 = Vector512.Load(b + 16);
@@ -199,14 +294,19 @@ public static unsafe class PackedGemm
         c60.Store(r6); c61.Store(r6 + 16); c70.Store(r7); c71.Store(r7 + 16);
     }
 
-    // C[6, 16] = C + Apack[kc][6] · Bpack[kc][16]; 12 ymm accumulators.
+    // C[6, 16] = (load ? C : 0) + Apack[kc][6] · Bpack[kc][16]; 12 ymm accumulators.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    static void Micro256(float* a, float* b, int kc, float* c, int ldc)
+    static void Micro256(float* a, float* b, int kc, float* c, int ldc, bool load)
     {
         float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc;
-        Vector256<float> c00 = Vector256.Load(r0), c01 = Vector256.Load(r0 + 8), c10 = Vector256.Load(r1), c11 = Vector256.Load(r1 + 8);
-        Vector256<float> c20 = Vector256.Load(r2), c21 = Vector256.Load(r2 + 8), c30 = Vector256.Load(r3), c31 = Vector256.Load(r3 + 8);
-        Vector256<float> c40 = Vector256.Load(r4), c41 = Vector256.Load(r4 + 8), c50 = Vector256.Load(r5), c51 = Vector256.Load(r5 + 8);
+        Vector256<float> c00 = default, c01 = default, c10 = default, c11 = default, c20 = default, c21 = default;
+        Vector256<float> c30 = default, c31 = default, c40 = default, c41 = default, c50 = default, c51 = default;
+        if (load)
+        {
+            c00 = Vector256.Load(r0); c01 = Vector256.Load(r0 + 8); c10 = Vector256.Load(r1); c11 = Vector256.Load(r1 + 8);
+            c20 = Vector256.Load(r2); c21 = Vector256.Load(r2 + 8); c30 = Vector256.Load(r3); c31 = Vector256.Load(r3 + 8);
+            c40 = Vector256.Load(r4); c41 = Vector256.Load(r4 + 8); c50 = Vector256.Load(r5); c51 = Vector256.Load(r5 + 8);
+        }
         for (int p = 0; p < kc; p++)
         {
             var b0 = Vector256.Load(b); var b1 = Vector256.Load(b + 8);

@@ -37,9 +37,9 @@ public sealed class MambaBackprop
     float[] _hFinal = [], _rstdF = [], _yF = [];
 
     // seconds per section since construction: where a training step's time goes (printed by the benchmark)
-    readonly double[] _sec = new double[5];
-    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total"];
-    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total).</summary>
+    readonly double[] _sec = new double[6];
+    static readonly string[] SectionNames = ["linear (GEMM)", "scan forward", "scan backward", "cross-entropy + head", "total", "conv + SiLU (fwd, bwd)"];
+    /// <summary>Accumulated seconds per section (linear layers, scan forward/backward, loss with lm_head, total, conv).</summary>
     public IReadOnlyDictionary<string, double> Seconds => SectionNames.Select((n, i) => (n, i)).ToDictionary(x => x.n, x => _sec[x.i]);
     /// <summary>Zeroes <see cref="Seconds"/> (e.g. after a warm-up step).</summary>
     public void ResetProfile() => Array.Clear(_sec);
@@ -165,24 +165,9 @@ public sealed class MambaBackprop
         var cw = p[pre + "mixer.conv1d.weight"];
         var cb = _c.UseConvBias ? p[pre + "mixer.conv1d.bias"] : null;
         int T = _t;
-        Par.For(_pool, m, (r0, r1) =>
-        {
-            for (int row = r0; row < r1; row++)
-            {
-                int t = row % T;
-                for (int c = 0; c < e; c++)
-                {
-                    float s = cb?[c] ?? 0;
-                    for (int j = 0; j < k; j++)
-                    {
-                        int tau = t - (k - 1) + j;
-                        if (tau >= 0) s += cw[c * k + j] * a.Xz[(row - t + tau) * 2 * e + c];
-                    }
-                    a.Xc[row * e + c] = s;
-                    a.Xs[row * e + c] = s / (1 + MathF.Exp(-s));
-                }
-            }
-        }, grain: 4);
+        long tcv = Tick();
+        Par.For(_pool, m, (r0, r1) => CausalConv.Forward(a.Xz, cw, cb, a.Xc, a.Xs, r0, r1, T, e, k), grain: 4);
+        Tock(5, tcv);
         // (dt, B, C) = x·W_xᵀ                                [M, R+2N]
         Linear(a.Xs, p[pre + "mixer.x_proj.weight"], null, a.Dbl, m, e, xw);
         var dbn = a.Dbl;
@@ -201,18 +186,16 @@ public sealed class MambaBackprop
         }
         // Δ = softplus(dt·W_dtᵀ + b_dt)                      [M, E]
         LinearStrided(dbn, xw, p[pre + "mixer.dt_proj.weight"], p[pre + "mixer.dt_proj.bias"], a.DtRaw, m, r, e);
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++) a.Delta[i] = Softplus(a.DtRaw[i]);
-        }, grain: 1024);
+        Par.For(_pool, m * e, (i0, i1) => Activations.Softplus(a.DtRaw.AsSpan(i0, i1 - i0), a.Delta.AsSpan(i0, i1 - i0)), grain: 1024);
         // selective scan per (sequence, channel), state kept at chunk starts
         var aLog = p[pre + "mixer.A_log"];
         var dSkip = p[pre + "mixer.D"];
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk;
         long ts = Tick();
-        // Units per sequence: v8 groups of 8 channels (ScanVector8, lanes = channels), then the channels left over one by
-        // one (scalar; exp via DecayFactors, as in their backward recompute).
-        int v8 = VectorScan ? e / 8 : 0, units = v8 + (e - 8 * v8);
+        // Units per sequence: blocks of up to 16 groups of 8 channels (ScanVector8, lanes = channels, time outer), then the
+        // channels left over one by one (scalar; exp via DecayFactors, as in their backward recompute).
+        const int groupsPerBlock = 16;
+        int v8 = VectorScan ? e / 8 : 0, vb = (v8 + groupsPerBlock - 1) / groupsPerBlock, units = vb + (e - 8 * v8);
         var aT = v8 > 0 ? ATransposed(aLog, e, n) : [];
         float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
         Par.For(_pool, _b * units, (w0, w1) =>
@@ -223,12 +206,13 @@ public sealed class MambaBackprop
             for (int w = w0; w < w1; w++)
             {
                 int s = w / units, u = w % units;
-                if (u < v8)
+                if (u < vb)
                 {
-                    ScanVector8.Forward(8 * u, s * T, T, e, n, L, xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
+                    ScanVector8.Forward(8 * groupsPerBlock * u, Math.Min(groupsPerBlock, v8 - groupsPerBlock * u), s * T, T, e, n, L,
+                        xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
                     continue;
                 }
-                int c = 8 * v8 + (u - v8);
+                int c = 8 * v8 + (u - vb);
                 Array.Clear(h);
                 for (int j = 0; j < n; j++) aa[j] = -MathF.Exp(aLog[c * n + j]);
                 for (int t = 0; t < T; t++)
@@ -251,11 +235,7 @@ public sealed class MambaBackprop
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
-                for (int c = 0; c < e; c++)
-                {
-                    float z = a.Xz[row * 2 * e + e + c];
-                    a.Yg[row * e + c] = a.Y[row * e + c] * z / (1 + MathF.Exp(-z));
-                }
+                Activations.Gate(a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), a.Yg.AsSpan(row * e, e));
         }, grain: 4);
         Linear(a.Yg, p[pre + "mixer.out_proj.weight"], _c.UseBias ? p[pre + "mixer.out_proj.bias"] : null, hOut, m, e, d);
         for (int i = 0; i < m * d; i++) hOut[i] += a.H[i];
@@ -276,12 +256,7 @@ public sealed class MambaBackprop
         Par.For(_pool, m, (r0, r1) =>
         {
             for (int row = r0; row < r1; row++)
-                for (int c = 0; c < e; c++)
-                {
-                    float z = a.Xz[row * 2 * e + e + c], sg = 1 / (1 + MathF.Exp(-z)), gy = dyg[row * e + c];
-                    dy[row * e + c] = gy * z * sg;
-                    dxz[row * 2 * e + e + c] = gy * a.Y[row * e + c] * sg * (1 + z * (1 - sg));
-                }
+                Activations.GateBackward(dyg.AsSpan(row * e, e), a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), dy.AsSpan(row * e, e), dxz.AsSpan(row * 2 * e + e, e));
         }, grain: 4);
         // scan backward: reverse time, h recomputed per chunk from the stored chunk-start state
         var dbn = _c.UseBcdtRms ? a.Dbn : a.Dbl;
@@ -302,25 +277,29 @@ public sealed class MambaBackprop
             var dhs = new float[n];
             var aa = new float[n];
             var gA = new float[n];
-            var hv = VectorScan ? new Vector256<float>[(L + 1) * n] : [];
-            var ev = VectorScan ? new Vector256<float>[L * n] : [];
-            var dAv = VectorScan ? new Vector256<float>[n] : [];
+            int vg = VectorScan ? per / 8 : 0;   // 8-channel groups per channel group (the most; a group's tail has fewer)
+            var hv = new Vector256<float>[vg * (L + 1) * n];
+            var ev = new Vector256<float>[vg * L * n];
+            var dAv = new Vector256<float>[vg * n];
+            var dDv = new Vector256<float>[vg];
             for (int grp = g0; grp < g1; grp++)
             {
                 int off = grp * m * 2 * n;
                 int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
-                for (int c8 = cg0; c8 < cv; c8 += 8)
+                int groups8 = (cv - cg0) / 8;
+                if (groups8 > 0)
                 {
-                    Array.Clear(dAv);
-                    var dDv = Vector256<float>.Zero;
+                    Array.Clear(dAv); Array.Clear(dDv);
                     for (int s = 0; s < _b; s++)
-                        ScanVector8.Backward(c8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
-                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, ref dDv, hv, ev);
-                    for (int j8 = 0; j8 < 8; j8++)
-                    {
-                        gD[c8 + j8] += dDv[j8];
-                        for (int j = 0; j < n; j++) gALog[(c8 + j8) * n + j] += dAv[j][j8] * aTb[j * e + c8 + j8];
-                    }
+                        ScanVector8.Backward(cg0, groups8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
+                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, dDv, hv, ev);
+                    for (int gi = 0; gi < groups8; gi++)
+                        for (int j8 = 0; j8 < 8; j8++)
+                        {
+                            int c = cg0 + 8 * gi + j8;
+                            gD[c] += dDv[gi][j8];
+                            for (int j = 0; j < n; j++) gALog[c * n + j] += dAv[gi * n + j][j8] * aTb[j * e + c];
+                        }
                 }
                 for (int c = cv; c < cg1; c++)
                 {
@@ -416,10 +395,7 @@ public sealed class MambaBackprop
                 }
         }, grain: 16);
         // softplus: dDtRaw = dΔ·σ(dtraw) (identity above the threshold 20, as torch)
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++) { float v = a.DtRaw[i]; dDelta[i] *= v > 20 ? 1 : 1 / (1 + MathF.Exp(-v)); }
-        }, grain: 1024);
+        Par.For(_pool, m * e, (i0, i1) => Activations.SoftplusBackward(a.DtRaw.AsSpan(i0, i1 - i0), dDelta.AsSpan(i0, i1 - i0)), grain: 1024);
         // dt_proj: dW_dt += dDtRawᵀ·dt, db += Σ dDtRaw, d(dt) = dDtRaw·W_dt (into the first R columns of dDbn)
         var dtIn = Scratch("dtIn", m * r, false);
         for (int row = 0; row < m; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r);
@@ -442,43 +418,13 @@ public sealed class MambaBackprop
         // x_proj: dW_x += dDblᵀ·xs, dxs += dDbl·W_x
         var dXs2 = Scratch("dXs2", m * e, false);
         LinearBackward(dDbl, a.Xs, p[pre + "mixer.x_proj.weight"], g[pre + "mixer.x_proj.weight"], null, dXs2, m, e, xw);
-        // SiLU: dxc = dxs·SiLU'(xc)
-        var dXc = dXs;
-        Par.For(_pool, m * e, (i0, i1) =>
-        {
-            for (int i = i0; i < i1; i++)
-            {
-                float v = a.Xc[i], sg = 1 / (1 + MathF.Exp(-v));
-                dXc[i] = (dXs[i] + dXs2[i]) * sg * (1 + v * (1 - sg));
-            }
-        }, grain: 1024);
-        // conv backward, per channel (fixed order over sequences and time)
+        // SiLU' and the conv backward in one pass, 8 channels per unit (fixed order over sequences and time per channel)
         var cw = p[pre + "mixer.conv1d.weight"];
         var gcw = g[pre + "mixer.conv1d.weight"];
         var gcb = _c.UseConvBias ? g[pre + "mixer.conv1d.bias"] : null;
-        Par.For(_pool, e, (c0, c1) =>
-        {
-            for (int c = c0; c < c1; c++)
-            {
-                float gb = 0;
-                for (int s = 0; s < _b; s++)
-                    for (int t = 0; t < T; t++)
-                    {
-                        int row = s * T + t;
-                        float gv = dXc[row * e + c];
-                        gb += gv;
-                        for (int j = 0; j < k; j++)
-                        {
-                            int tau = t - (k - 1) + j;
-                            if (tau < 0) continue;
-                            int src = (s * T + tau) * 2 * e + c;
-                            gcw[c * k + j] += gv * a.Xz[src];
-                            dxz[src] += gv * cw[c * k + j];
-                        }
-                    }
-                if (gcb != null) gcb[c] += gb;
-            }
-        }, grain: 8);
+        long tcv = Tick();
+        Par.For(_pool, (e + 7) / 8, (b0, b1) => CausalConv.Backward(a.Xz, a.Xc, dXs, dXs2, cw, gcw, gcb, dxz, 8 * b0, Math.Min(e, 8 * b1), m, T, e, k));
+        Tock(5, tcv);
         // in_proj: dW_in += dxzᵀ·u, du = dxz·W_in
         var du = Scratch("du", m * d, false);
         LinearBackward(dxz, a.U, p[pre + "mixer.in_proj.weight"], g[pre + "mixer.in_proj.weight"], _c.UseBias ? g[pre + "mixer.in_proj.bias"] : null, du, m, d, 2 * e);
@@ -497,7 +443,6 @@ public sealed class MambaBackprop
         var x = Scratch("ceX", rows * d, false);
         var logits = Scratch("logits", rows * v, false);
         var lossRow = new double[rows];
-        float[]? logitsT = dy != null ? Scratch("logitsT", v * rows, false) : null;
         float[]? dx = dy != null ? Scratch("ceDx", rows * d, false) : null;
         double total = 0;
         for (int r0 = 0; r0 < m; r0 += rows)
@@ -529,8 +474,7 @@ public sealed class MambaBackprop
             LinearOperand("dlogits", logits, cnt * v, inPlace: true);
             Gemm.MatMul(logits, headB, dx!, cnt, v, d, false, _pool);
             Array.Copy(dx!, 0, dy, r0 * d, cnt * d);
-            Gemm.Transpose(logits, logitsT!, cnt, v, _pool);
-            Gemm.MatMul(logitsT!, x, dHead!, v, cnt, d, true, _pool);
+            Gemm.MatMulAT(logits, x, dHead!, v, cnt, d, true, _pool);
         }
         return total;
     }
@@ -561,21 +505,16 @@ public sealed class MambaBackprop
         if (Vector256.IsHardwareAccelerated)
         {
             var vd = Vector256.Create(dl);
-            for (; j + 8 <= aa.Length; j += 8) Vector256.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
+            for (; j + 8 <= aa.Length; j += 8) VectorExp.Exp(vd * Vector256.Create(aa.Slice(j, 8))).CopyTo(dst.Slice(j, 8));
         }
         for (; j < aa.Length; j++) dst[j] = MathF.Exp(dl * aa[j]);
     }
-
-
-    static float Softplus(float v) => v > 20 ? v : MathF.Log(1 + MathF.Exp(v));
 
     /// <summary>y[M,O] = x[M,I]·Wᵀ (+b).</summary>
     void Linear(float[] x, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
         long t0 = Tick();
-        var wt = Scratch("wt", i * o, false);
-        Gemm.Transpose(w, wt, o, i, _pool);
-        Gemm.MatMul(LinearOperand("x", x, m * i), LinearOperand("wt", wt, i * o, inPlace: true), y, m, i, o, false, _pool);
+        Gemm.MatMulBT(LinearOperand("x", x, m * i), LinearOperand("w", w, o * i), y, m, i, o, false, _pool);
         if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
         Tock(0, t0);
     }
@@ -594,16 +533,14 @@ public sealed class MambaBackprop
         long t0 = Tick();
         dy = LinearOperand("dy", dy, m * o);
         x = LinearOperand("x", x, m * i);
-        var dyT = Scratch("dyT", o * m, false);
-        Gemm.Transpose(dy, dyT, m, o, _pool);
-        Gemm.MatMul(dyT, x, gw, o, m, i, true, _pool);
+        Gemm.MatMulAT(dy, x, gw, o, m, i, true, _pool);
         if (gb != null)
             Par.For(_pool, o, (j0, j1) =>
             {
                 for (int j = j0; j < j1; j++)
                 {
                     float s = 0;
-                    for (int row = 0; row < m; row++) s += dyT[j * m + row];
+                    for (int row = 0; row < m; row++) s += dy[row * o + j];
                     gb[j] += s;
                 }
             });

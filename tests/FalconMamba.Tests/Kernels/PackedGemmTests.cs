@@ -39,6 +39,41 @@ public class PackedGemmTests
         Assert.Equal(c1, c2);   // bit-identical with 1 and 2 threads
     }
 
+    [Theory]
+    [InlineData(1, 1, 1, true, false)]
+    [InlineData(37, 70, 300, true, false)]     // weight-gradient form: A stored [K, M], K over two panels
+    [InlineData(130, 260, 33, true, false)]
+    [InlineData(37, 70, 300, false, true)]     // Linear forward form: B stored [N, K]
+    [InlineData(130, 260, 33, false, true)]
+    [InlineData(64, 48, 512, true, true)]
+    public void TransposedOperandsMatchTheScalarReference(int m, int n, int k, bool transA, bool transB)
+    {
+        var rng = new Random(m * 1000 + n + k + (transA ? 7 : 0) + (transB ? 11 : 0));
+        float[] R(int len) => Enumerable.Range(0, len).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int lda = (transA ? m : k) + 3, ldb = (transB ? k : n) + 2, ldc = n + 1;
+        var a = R((transA ? k : m) * lda); var b = R((transB ? n : k) * ldb); var c0 = R(m * ldc);
+        foreach (var acc in new[] { true, false })
+        {
+            var cRef = c0.ToArray(); var c1 = c0.ToArray(); var c2 = c0.ToArray();
+            PackedGemm.MatMulReference(a, lda, transA, b, ldb, transB, cRef, ldc, m, n, k, acc);
+            using var pool = new WorkerPool(2);
+            PackedGemm.MatMul(a, 0, lda, transA, b, 0, ldb, transB, c1, 0, ldc, m, n, k, acc, null);
+            PackedGemm.MatMul(a, 0, lda, transA, b, 0, ldb, transB, c2, 0, ldc, m, n, k, acc, pool);
+            Assert.Equal(cRef, c1);   // bit-identical to the FMA reference
+            Assert.Equal(c1, c2);     // and for 1 and 2 threads
+            double max = 0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double s = acc ? c0[i * ldc + j] : 0;
+                    for (int p = 0; p < k; p++) s += (double)(transA ? a[p * lda + i] : a[i * lda + p]) * (transB ? b[j * ldb + p] : b[p * ldb + j]);
+                    max = Math.Max(max, Math.Abs(s - c1[i * ldc + j]));
+                }
+            TestContext.Current.TestOutputHelper!.WriteLine($"PackedGemm {m}x{n}x{k} transA={transA} transB={transB} acc={acc}: max |fast − float64 sum| = {max:E2}");
+            Assert.True(max <= 1e-5 * Math.Sqrt(k) + 1e-6, $"max diff {max}");
+        }
+    }
+
     [Fact]
     public void TransposeIsExact()
     {
