@@ -202,6 +202,7 @@ public static unsafe class QuantDot
             var scales = new ReadOnlySpan<byte>(w + 4, 12);
             byte* qs = w + 16;
             int sumi = 0, summ = 0;
+            var accK = Vector256<int>.Zero;
             for (int c = 0; c < 4; c++)
             {
                 var (s1, m1) = BlockFormats.ScaleMinK4(2 * c, scales);
@@ -209,9 +210,14 @@ public static unsafe class QuantDot
                 int lo = 0, hi = 0;
                 if (simd)
                 {
+                    // the two 32-value groups' products weighted by their 6-bit scales in int32 lanes (vpmaddubsw, then
+                    // vpmaddwd with the scale as int16); one horizontal sum per block below instead of two per group
                     var q = Vector256.Load(qs + 32 * c);
-                    lo = DotU8I8(q & mask, a + 64 * c);
-                    hi = DotU8I8(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask, a + 64 * c + 32);
+                    var plo = Avx2.MultiplyAddAdjacent(q & mask, Vector256.Load(a + 64 * c));
+                    var phi = Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask, Vector256.Load(a + 64 * c + 32));
+                    accK += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)s1)) + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)s2));
+                    summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
+                    continue;
                 }
                 else
                     for (int l = 0; l < 32; l++)
@@ -222,6 +228,7 @@ public static unsafe class QuantDot
                 sumi += s1 * lo + s2 * hi;
                 summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
             }
+            if (simd) sumi = Vector256.Sum(accK);
             sum += ad[b] * H(w) * sumi - ad[b] * H(w + 2) * summ;
         }
         return sum;
@@ -273,7 +280,6 @@ public static unsafe class QuantDot
         float sum = 0;
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x03);
-        var ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++, w += 210, a += 256, bsums += 16)
         {
             sbyte* sc = (sbyte*)(w + 192);
@@ -289,20 +295,23 @@ public static unsafe class QuantDot
                 var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
                 sbyte* ah = a + 128 * h;
                 sbyte* s = sc + 8 * h;
-                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), ones), Scales(s[0], s[1]));
-                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), ones), Scales(s[2], s[3]));
-                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), ones), Scales(s[4], s[5]));
-                acc += Avx2.MultiplyLow(Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), ones), Scales(s[6], s[7]));
+                // vpmaddubsw gives 16 pair sums (|u·a| ≤ 2·63·128, no saturation); vpmaddwd with the two 16-value
+                // groups' scales as int16 ([s0 × 8 | s1 × 8]) weights and adds them into 8 int32 in one step
+                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), Scales16(s[0], s[1]));
+                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), Scales16(s[2], s[3]));
+                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), Scales16(s[4], s[5]));
+                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), Scales16(s[6], s[7]));
             }
             // scale 8h + 2k + j (quarter k, half j of l) covers elements 128h + 32k + 16j …+15 = group g = 8h + 2k + j,
-            // so scale g pairs with the Q8_K sum bsums[g]
-            int offset = 0;
-            for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
-            sum += ad[b] * H(w + 208) * (Vector256.Sum(acc) - 32 * offset);
+            // so scale g pairs with the Q8_K sum bsums[g]: Σ_g sc[g]·bsums[g] as two 8-lane int32 products
+            var off = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Vector256.Load(bsums))
+                    + Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc + 8), Vector256.Load(bsums + 8));
+            sum += ad[b] * H(w + 208) * (Vector256.Sum(acc) - 32 * Vector256.Sum(off));
         }
         return sum;
     }
 
-    static Vector256<int> Scales(sbyte s0, sbyte s1) => Vector256.Create((int)s0, s0, s0, s0, s1, s1, s1, s1);
-
+    /// <summary>[s0 × 8 | s1 × 8] as int16: the scales of two 16-value groups for vpmaddwd.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Scales16(sbyte s0, sbyte s1) => Vector256.Create(Vector128.Create((short)s0), Vector128.Create((short)s1));
 }
