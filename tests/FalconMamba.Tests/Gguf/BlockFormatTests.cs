@@ -162,6 +162,17 @@ public unsafe class BlockFormatTests
                 worst = Math.Max(worst, Math.Abs(Y[t * rows + r] - exact) / mag);
             }
         }
+        // one token at a time through MatMulPrepared (the decode path: rows in pairs from the two halves of the range,
+        // split here as two workers would) gives the same bits as the four-token prefill kernel
+        for (int t = 0; t < T; t++)
+        {
+            var one = new PreparedActivations();
+            one.Prepare(m.PreferredActivations, X.AsSpan(t * cols, cols), 1, cols);
+            var y1t = new float[rows];
+            m.MatMulPrepared(one, y1t, 0, 19);
+            m.MatMulPrepared(one, y1t, 19, rows);
+            for (int r = 0; r < rows; r++) Assert.True(Y[t * rows + r] == y1t[r], $"{type} decode token {t} row {r}: {y1t[r]} vs {Y[t * rows + r]}");
+        }
         // DotRows (standalone, one token, quantizes x itself) gives the prepared path's bits for every token
         var y1 = new float[rows];
         for (int t = 0; t < T; t++)

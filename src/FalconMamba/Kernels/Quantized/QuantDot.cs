@@ -103,6 +103,46 @@ public static unsafe class QuantDot
         y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
     }
 
+    /// <summary>
+    /// <see cref="Q8_0"/> of two weight rows with the same activations, in one loop: two independent accumulation chains
+    /// (a single row's chain is bound by the FMA latency, one 34-byte block per 4 cycles), each row's operations and
+    /// order exactly Q8_0's, so each result equals Q8_0(w, …) bit for bit; the activation block is loaded once.
+    /// </summary>
+    public static (float, float) Q8_0Rows2(byte* w0, byte* w1, sbyte* a, float* ad, int nb)
+    {
+        if (!Avx2.IsSupported) return (Q8_0(w0, a, ad, nb), Q8_0(w1, a, ad, nb));
+        Vector256<float> c0 = default, c1 = default;
+        for (int b = 0; b < nb; b++, w0 += 34, w1 += 34, a += 32)
+        {
+            var qa = Vector256.Load(a);
+            float da = ad[b];
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w0) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w0 + 2)), qa)), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w1) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w1 + 2)), qa)), c1);
+        }
+        return (Vector256.Sum(c0), Vector256.Sum(c1));
+    }
+
+    /// <summary><see cref="Q4_0"/> of two weight rows with the same activations (see <see cref="Q8_0Rows2"/>).</summary>
+    public static (float, float) Q4_0Rows2(byte* w0, byte* w1, sbyte* a, float* ad, int nb)
+    {
+        if (!Avx2.IsSupported) return (Q4_0(w0, a, ad, nb), Q4_0(w1, a, ad, nb));
+        Vector256<float> c0 = default, c1 = default;
+        var mask = Vector128.Create((byte)0x0F);
+        var eight = Vector256.Create((sbyte)8);
+        for (int b = 0; b < nb; b++, w0 += 18, w1 += 18, a += 32)
+        {
+            var qa = Vector256.Load(a);
+            float da = ad[b];
+            var raw0 = Vector128.Load(w0 + 2);
+            var raw1 = Vector128.Load(w1 + 2);
+            var nib0 = Vector256.Create(raw0 & mask, Vector128.ShiftRightLogical(raw0, 4)).AsSByte() - eight;
+            var nib1 = Vector256.Create(raw1 & mask, Vector128.ShiftRightLogical(raw1, 4)).AsSByte() - eight;
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w0) * da), Vector256.ConvertToSingle(DotI8(nib0, qa)), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w1) * da), Vector256.ConvertToSingle(DotI8(nib1, qa)), c1);
+        }
+        return (Vector256.Sum(c0), Vector256.Sum(c1));
+    }
+
     /// <summary><see cref="DotI8"/>(x, y) with |x| already computed (AVX2 only): the same instructions after the abs.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<int> DotAbs(Vector256<byte> ax, Vector256<sbyte> x, Vector256<sbyte> y)

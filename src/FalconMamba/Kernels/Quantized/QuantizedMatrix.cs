@@ -54,12 +54,28 @@ public abstract unsafe class QuantizedMatrix : NativeWeightMatrix
     public override void MatMulPrepared(PreparedActivations a, Span<float> Y, int rowStart, int rowEnd)
     {
         if (a.Format != PreferredActivations || a.Cols != Cols) throw new ArgumentException($"{Type} matrix needs {PreferredActivations} activations of {Cols} columns, got {a.Format} × {a.Cols}");
+        if (a.T == 1)
+        {
+            // decode: rows in pairs from the two halves of the range (two sequential weight streams, two independent
+            // accumulation chains, each row's arithmetic unchanged — the bf16 kernel does the same, see Dot.Rows)
+            int half = (rowEnd - rowStart) / 2;
+            for (int j = 0; j < half; j++) DotPrepared2(rowStart + j, rowStart + half + j, a, Y);
+            for (int r = rowStart + 2 * half; r < rowEnd; r++) Y[r] = DotPrepared(r, a, 0);
+            return;
+        }
         for (int r = rowStart; r < rowEnd; r++)
         {
             int t = 0;
             for (; t + 4 <= a.T; t += 4) DotPrepared4(r, a, t, Y);
             for (; t < a.T; t++) Y[t * Rows + r] = DotPrepared(r, a, t);
         }
+    }
+
+    /// <summary>Y[r0] and Y[r1] for token 0. The default calls <see cref="DotPrepared"/> twice; Q8_0 and Q4_0 run both rows in one loop.</summary>
+    protected virtual void DotPrepared2(int r0, int r1, PreparedActivations a, Span<float> Y)
+    {
+        Y[r0] = DotPrepared(r0, a, 0);
+        Y[r1] = DotPrepared(r1, a, 0);
     }
 
     /// <summary>
@@ -176,6 +192,12 @@ public sealed unsafe class Q8_0Matrix : QuantizedMatrix
         fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32]) fixed (float* y = Y)
             QuantDot.Q8_0x4(RowPointer(r), q, d, Cols / 32, Cols, y + (long)t * Rows + r, Rows);
     }
+    /// <inheritdoc />
+    protected override void DotPrepared2(int r0, int r1, PreparedActivations a, Span<float> Y)
+    {
+        fixed (sbyte* q = &a.Qs[0]) fixed (float* d = &a.D[0])
+            (Y[r0], Y[r1]) = QuantDot.Q8_0Rows2(RowPointer(r0), RowPointer(r1), q, d, Cols / 32);
+    }
 }
 
 /// <summary>Q4_0 weights; products run on Q8_0 activations.</summary>
@@ -200,6 +222,12 @@ public sealed unsafe class Q4_0Matrix : QuantizedMatrix
     {
         fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 32]) fixed (float* y = Y)
             QuantDot.Q4_0x4(RowPointer(r), q, d, Cols / 32, Cols, y + (long)t * Rows + r, Rows);
+    }
+    /// <inheritdoc />
+    protected override void DotPrepared2(int r0, int r1, PreparedActivations a, Span<float> Y)
+    {
+        fixed (sbyte* q = &a.Qs[0]) fixed (float* d = &a.D[0])
+            (Y[r0], Y[r1]) = QuantDot.Q4_0Rows2(RowPointer(r0), RowPointer(r1), q, d, Cols / 32);
     }
 }
 
