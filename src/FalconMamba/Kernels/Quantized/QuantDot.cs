@@ -86,12 +86,9 @@ public static unsafe class QuantDot
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
         sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
         float* d1 = ad + lda / 32, d2 = ad + 2 * (lda / 32), d3 = ad + 3 * (lda / 32);
-        var mask = Vector128.Create((byte)0x0F);
-        var eight = Vector256.Create((sbyte)8);
         for (int b = 0; b < nb; b++, w += 18)
         {
-            var raw = Vector128.Load(w + 2);
-            var nib = Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw, 4)).AsSByte() - eight;
+            var nib = Nibbles(w + 2);
             var ax = Avx2.Abs(nib);
             float hw = H(w);
             int o = b * 32;
@@ -127,20 +124,24 @@ public static unsafe class QuantDot
     {
         if (!Avx2.IsSupported) return (Q4_0(w0, a, ad, nb), Q4_0(w1, a, ad, nb));
         Vector256<float> c0 = default, c1 = default;
-        var mask = Vector128.Create((byte)0x0F);
-        var eight = Vector256.Create((sbyte)8);
         for (int b = 0; b < nb; b++, w0 += 18, w1 += 18, a += 32)
         {
             var qa = Vector256.Load(a);
             float da = ad[b];
-            var raw0 = Vector128.Load(w0 + 2);
-            var raw1 = Vector128.Load(w1 + 2);
-            var nib0 = Vector256.Create(raw0 & mask, Vector128.ShiftRightLogical(raw0, 4)).AsSByte() - eight;
-            var nib1 = Vector256.Create(raw1 & mask, Vector128.ShiftRightLogical(raw1, 4)).AsSByte() - eight;
+            var nib0 = Nibbles(w0 + 2);
+            var nib1 = Nibbles(w1 + 2);
             c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w0) * da), Vector256.ConvertToSingle(DotI8(nib0, qa)), c0);
             c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w1) * da), Vector256.ConvertToSingle(DotI8(nib1, qa)), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
+    }
+
+    /// <summary>A Q4_0 block's 16 bytes as 32 signed values: low nibbles are elements 0–15, high nibbles 16–31, minus 8.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<sbyte> Nibbles(byte* q)
+    {
+        var raw = Vector128.Load(q);
+        return Vector256.Create(raw & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(raw, 4)).AsSByte() - Vector256.Create((sbyte)8);
     }
 
     /// <summary><see cref="DotI8"/>(x, y) with |x| already computed (AVX2 only): the same instructions after the abs.</summary>
@@ -174,12 +175,9 @@ public static unsafe class QuantDot
     {
         if (!Vector256.IsHardwareAccelerated) return Q4_0Scalar(w, a, ad, nb);
         var acc = Vector256<float>.Zero;
-        var mask = Vector128.Create((byte)0x0F);
-        var eight = Vector256.Create((sbyte)8);
         for (int b = 0; b < nb; b++, w += 18, a += 32)
         {
-            var raw = Vector128.Load(w + 2);
-            var nib = Vector256.Create(raw & mask, Vector128.ShiftRightLogical(raw, 4)).AsSByte() - eight;
+            var nib = Nibbles(w + 2);
             var qa = Vector256.Load(a);
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(w) * ad[b]), Vector256.ConvertToSingle(DotI8(nib, qa)), acc);
         }
@@ -208,21 +206,7 @@ public static unsafe class QuantDot
         return p0 + p1 + p2 + p3;
     }
 
-    // ---- K-quants × Q8_K activations (scalar) ---------------------------------------------------------------
-
-    /// <summary>Σ u[i]·a[i] over 32 unsigned bytes (≤ 63) and 32 signed activations: vpmaddubsw + vpmaddwd, else scalar.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static int DotU8I8(Vector256<byte> u, sbyte* a)
-    {
-        if (Avx2.IsSupported)
-        {
-            var p16 = Avx2.MultiplyAddAdjacent(u, Vector256.Load(a));       // |u·a| pair sums ≤ 2·63·128, no saturation
-            return Vector256.Sum(Avx2.MultiplyAddAdjacent(p16, Vector256.Create((short)1)));
-        }
-        int s = 0;
-        for (int i = 0; i < 32; i++) s += u.GetElement(i) * a[i];
-        return s;
-    }
+    // ---- K-quants × Q8_K activations ---------------------------------------------------------------
 
     /// <summary>Scalar reference for <see cref="Q4_K"/>.</summary>
     public static float Q4_KScalar(byte* w, sbyte* a, float* ad, int* bsums, int nb) => Q4_KCore(w, a, ad, bsums, nb, simd: false);
@@ -247,7 +231,7 @@ public static unsafe class QuantDot
             {
                 var (s1, m1) = BlockFormats.ScaleMinK4(2 * c, scales);
                 var (s2, m2) = BlockFormats.ScaleMinK4(2 * c + 1, scales);
-                int lo = 0, hi = 0;
+                summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
                 if (simd)
                 {
                     // the two 32-value groups' products weighted by their 6-bit scales in int32 lanes (vpmaddubsw, then
@@ -256,17 +240,15 @@ public static unsafe class QuantDot
                     var plo = Avx2.MultiplyAddAdjacent(q & mask, Vector256.Load(a + 64 * c));
                     var phi = Avx2.MultiplyAddAdjacent(Vector256.ShiftRightLogical(q.AsUInt16(), 4).AsByte() & mask, Vector256.Load(a + 64 * c + 32));
                     accK += Avx2.MultiplyAddAdjacent(plo, Vector256.Create((short)s1)) + Avx2.MultiplyAddAdjacent(phi, Vector256.Create((short)s2));
-                    summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
                     continue;
                 }
-                else
-                    for (int l = 0; l < 32; l++)
-                    {
-                        lo += (qs[32 * c + l] & 0xF) * a[64 * c + l];
-                        hi += (qs[32 * c + l] >> 4) * a[64 * c + 32 + l];
-                    }
+                int lo = 0, hi = 0;
+                for (int l = 0; l < 32; l++)
+                {
+                    lo += (qs[32 * c + l] & 0xF) * a[64 * c + l];
+                    hi += (qs[32 * c + l] >> 4) * a[64 * c + 32 + l];
+                }
                 sumi += s1 * lo + s2 * hi;
-                summ += m1 * (bsums[4 * c] + bsums[4 * c + 1]) + m2 * (bsums[4 * c + 2] + bsums[4 * c + 3]);
             }
             if (simd) sumi = Vector256.Sum(accK);
             sum += ad[b] * H(w) * sumi - ad[b] * H(w + 2) * summ;
