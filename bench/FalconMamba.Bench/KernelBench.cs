@@ -19,9 +19,9 @@ static class KernelBench
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
         var y = new float[T * rows];
         WeightMatrix? bf16 = null;
-        foreach (var type in new[] { "BF16", "F16", "F32", "Q8_0", "Q4_0", "Q4_K", "Q6_K" })
+        foreach (var type in (Environment.GetEnvironmentVariable("KERNEL_TYPES") ?? "BF16,F16,F32,Q8_0,Q4_0,Q4_K,Q6_K").Split(','))
         {
-            if (type.StartsWith('Q') && bf16 is null) continue;
+            if (type.StartsWith('Q') && bf16 is null) bf16 = new BF16Matrix(Enumerable.Range(0, rows * cols).Select(i => (ushort)(0x3C00 + (i * 7919 % 255))).ToArray(), rows, cols);
             WeightMatrix w = type switch
             {
                 // quantized types (Kernels/Quantized, the gguf branch) from the bf16 matrix; the model runs them with
@@ -59,9 +59,19 @@ static class KernelBench
     {
         readonly float[][] _scratch = Enumerable.Range(0, workers).Select(_ => new float[scratch]).ToArray();
         public int T;
+        // quantized types run as the model runs them: activations prepared once per product, MatMulPrepared per worker
+        readonly FalconMamba.Kernels.Quantized.PreparedActivations _a1 = Prepare(w, x, 1), _aT = Prepare(w, x, 64);
+        static FalconMamba.Kernels.Quantized.PreparedActivations Prepare(WeightMatrix w, float[] x, int t)
+        {
+            var a = new FalconMamba.Kernels.Quantized.PreparedActivations();
+            if (w.PreferredActivations != FalconMamba.Kernels.Quantized.ActivationFormat.F32 && x.Length >= t * w.Cols) a.Prepare(w.PreferredActivations, x.AsSpan(0, t * w.Cols), t, w.Cols);
+            return a;
+        }
         public void Invoke(int start, int end, int worker)
         {
-            if (T == 1) w.DotRows(x.AsSpan(0, w.Cols), y.AsSpan(start, end - start), start, end);
+            if (w.PreferredActivations != FalconMamba.Kernels.Quantized.ActivationFormat.F32 && (T == 1 || T == 64))
+                w.MatMulPrepared(T == 1 ? _a1 : _aT, y.AsSpan(0, T * w.Rows), start, end);
+            else if (T == 1) w.DotRows(x.AsSpan(0, w.Cols), y.AsSpan(start, end - start), start, end);
             else w.MatMulRows(x.AsSpan(0, T * w.Cols), T, y.AsSpan(0, T * w.Rows), start, end, _scratch[worker]);
         }
     }

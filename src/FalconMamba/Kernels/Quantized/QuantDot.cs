@@ -13,29 +13,36 @@ namespace FalconMamba.Kernels.Quantized;
 /// </summary>
 public static unsafe class QuantDot
 {
-    /// <summary>f16 → f32 for every bit pattern (256 KiB), as ggml's <c>ggml_table_f32_f16</c>: the software Half conversion costs more than a block's integer dot.</summary>
-    static readonly float[] F16Table = CreateF16Table();
-    static float[] CreateF16Table()
+    /// <summary>
+    /// f16 → f32 for every bit pattern (256 KiB, never freed), as ggml's <c>ggml_table_f32_f16</c>: the software Half
+    /// conversion costs more than a block's integer dot. Native memory read through a pointer each kernel copies into a
+    /// local on entry: a static array read inside the loop made the JIT, when it compiled a kernel before this class was
+    /// initialised, keep the class-init helper call in the loop and spill every vector accumulator around it (Q4_0
+    /// decode ran at half speed when it happened to be the first kernel compiled).
+    /// </summary>
+    static readonly float* F16Table = CreateF16Table();
+    static float* CreateF16Table()
     {
-        var t = new float[65536];
-        for (int i = 0; i < t.Length; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
+        var t = (float*)NativeMemory.AlignedAlloc(65536 * sizeof(float), 64);
+        for (int i = 0; i < 65536; i++) t[i] = (float)BitConverter.UInt16BitsToHalf((ushort)i);
         return t;
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static float H(byte* p) => F16Table[*(ushort*)p];
+    static float H(float* table, byte* p) => table[*(ushort*)p];
 
     // ---- Q8_0 weights × Q8_0 activations -------------------------------------------------------------------
 
     /// <summary>Scalar reference: Σ_b d_w·d_x·Σ_j w_j·a_j. w: nb blocks of 34 bytes; a: nb·32 values; ad: nb scales.</summary>
     public static float Q8_0Scalar(byte* w, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 34, a += 32)
         {
             int s = 0;
             for (int j = 0; j < 32; j++) s += (sbyte)w[2 + j] * a[j];
-            sum += H(w) * ad[b] * s;
+            sum += H(tab, w) * ad[b] * s;
         }
         return sum;
     }
@@ -43,13 +50,14 @@ public static unsafe class QuantDot
     /// <summary>Q8_0 · Q8_0, 32 bytes per block in one 256-bit multiply-add.</summary>
     public static float Q8_0(byte* w, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         if (!Vector256.IsHardwareAccelerated) return Q8_0Scalar(w, a, ad, nb);
         var acc = Vector256<float>.Zero;
         for (int b = 0; b < nb; b++, w += 34, a += 32)
         {
             var qw = Vector256.Load((sbyte*)(w + 2));
             var qa = Vector256.Load(a);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(w) * ad[b]), Vector256.ConvertToSingle(DotI8(qw, qa)), acc);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w) * ad[b]), Vector256.ConvertToSingle(DotI8(qw, qa)), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -61,6 +69,7 @@ public static unsafe class QuantDot
     /// </summary>
     public static void Q8_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
     {
+        float* tab = F16Table;
         if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q8_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
         sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
@@ -69,7 +78,7 @@ public static unsafe class QuantDot
         {
             var qw = Vector256.Load((sbyte*)(w + 2));
             var ax = Avx2.Abs(qw);
-            float hw = H(w);
+            float hw = H(tab, w);
             int o = b * 32;
             c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a + o))), c0);
             c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a1 + o))), c1);
@@ -82,6 +91,7 @@ public static unsafe class QuantDot
     /// <summary><see cref="Q4_0"/> for four tokens: each block's nibbles unpacked once (see <see cref="Q8_0x4"/>).</summary>
     public static void Q4_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
     {
+        float* tab = F16Table;
         if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q4_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
         sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
@@ -90,7 +100,7 @@ public static unsafe class QuantDot
         {
             var nib = Nibbles(w + 2);
             var ax = Avx2.Abs(nib);
-            float hw = H(w);
+            float hw = H(tab, w);
             int o = b * 32;
             c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a + o))), c0);
             c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a1 + o))), c1);
@@ -107,33 +117,55 @@ public static unsafe class QuantDot
     /// </summary>
     public static (float, float) Q8_0Rows2(byte* w0, byte* w1, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         if (!Avx2.IsSupported) return (Q8_0(w0, a, ad, nb), Q8_0(w1, a, ad, nb));
         Vector256<float> c0 = default, c1 = default;
         for (int b = 0; b < nb; b++, w0 += 34, w1 += 34, a += 32)
         {
             var qa = Vector256.Load(a);
             float da = ad[b];
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w0) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w0 + 2)), qa)), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w1) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w1 + 2)), qa)), c1);
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w0) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w0 + 2)), qa)), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w1) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w1 + 2)), qa)), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
     }
 
-    /// <summary><see cref="Q4_0"/> of two weight rows with the same activations (see <see cref="Q8_0Rows2"/>).</summary>
+    /// <summary>
+    /// <see cref="Q4_0"/> of two weight rows with the same activations (see <see cref="Q8_0Rows2"/>). The nibbles stay
+    /// unsigned (0..15) so vpmaddubsw takes them directly; the −8 comes back in int16 as 8·(a_2i + a_2i+1), computed once
+    /// per activation block for both rows: (u·a pair sum) − 8·(a pair sum) = ((u − 8)·a pair sum) exactly (|·| ≤ 2·8·128),
+    /// so each row's int32 lanes, and everything after them, equal <see cref="DotI8"/>'s on the signed nibbles.
+    /// </summary>
     public static (float, float) Q4_0Rows2(byte* w0, byte* w1, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         if (!Avx2.IsSupported) return (Q4_0(w0, a, ad, nb), Q4_0(w1, a, ad, nb));
         Vector256<float> c0 = default, c1 = default;
+        var eights = Vector256.Create((byte)8);
+        var ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++, w0 += 18, w1 += 18, a += 32)
         {
             var qa = Vector256.Load(a);
+            var off = Avx2.MultiplyAddAdjacent(eights, qa);
             float da = ad[b];
-            var nib0 = Nibbles(w0 + 2);
-            var nib1 = Nibbles(w1 + 2);
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w0) * da), Vector256.ConvertToSingle(DotI8(nib0, qa)), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(w1) * da), Vector256.ConvertToSingle(DotI8(nib1, qa)), c1);
+            var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w0 + 2), qa) - off, ones);
+            var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w1 + 2), qa) - off, ones);
+            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w0) * da), Vector256.ConvertToSingle(p0), c0);
+            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w1) * da), Vector256.ConvertToSingle(p1), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
+    }
+
+    /// <summary>
+    /// A Q4_0 block's 16 bytes as 32 unsigned values 0..15 (AVX2): low nibbles are elements 0–15, high nibbles 16–31.
+    /// The 16 bytes are broadcast to both halves (one load) and only the upper half's dwords shift right by 4 (vpsrlvd),
+    /// then one mask: two ALU operations where unpacking each half apart and joining them takes four.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<byte> UnsignedNibbles(byte* q)
+    {
+        var raw = Avx2.BroadcastVector128ToVector256(q).AsUInt32();
+        return Avx2.ShiftRightLogicalVariable(raw, Vector256.Create(0u, 0, 0, 0, 4, 4, 4, 4)).AsByte() & Vector256.Create((byte)0x0F);
     }
 
     /// <summary>A Q4_0 block's 16 bytes as 32 signed values: low nibbles are elements 0–15, high nibbles 16–31, minus 8.</summary>
@@ -159,27 +191,37 @@ public static unsafe class QuantDot
     /// <summary>Scalar reference: low nibbles are elements 0–15, high nibbles 16–31, each minus 8.</summary>
     public static float Q4_0Scalar(byte* w, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 18, a += 32)
         {
             int s = 0;
             for (int j = 0; j < 16; j++)
                 s += ((w[2 + j] & 0xF) - 8) * a[j] + ((w[2 + j] >> 4) - 8) * a[j + 16];
-            sum += H(w) * ad[b] * s;
+            sum += H(tab, w) * ad[b] * s;
         }
         return sum;
     }
 
-    /// <summary>Q4_0 · Q8_0: nibbles unpacked to 32 signed bytes, then the same multiply-add as Q8_0.</summary>
+    /// <summary>Q4_0 · Q8_0: unsigned nibbles times the activations with the −8 folded back in int16 (see <see cref="Q4_0Rows2"/>).</summary>
     public static float Q4_0(byte* w, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         if (!Vector256.IsHardwareAccelerated) return Q4_0Scalar(w, a, ad, nb);
         var acc = Vector256<float>.Zero;
+        if (!Avx2.IsSupported)
+        {
+            for (int b = 0; b < nb; b++, w += 18, a += 32)
+                acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w) * ad[b]), Vector256.ConvertToSingle(DotI8(Nibbles(w + 2), Vector256.Load(a))), acc);
+            return Vector256.Sum(acc);
+        }
+        var eights = Vector256.Create((byte)8);
+        var ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++, w += 18, a += 32)
         {
-            var nib = Nibbles(w + 2);
             var qa = Vector256.Load(a);
-            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(w) * ad[b]), Vector256.ConvertToSingle(DotI8(nib, qa)), acc);
+            var p = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w + 2), qa) - Avx2.MultiplyAddAdjacent(eights, qa), ones);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w) * ad[b]), Vector256.ConvertToSingle(p), acc);
         }
         return Vector256.Sum(acc);
     }
@@ -219,6 +261,7 @@ public static unsafe class QuantDot
 
     static float Q4_KCore(byte* w, sbyte* a, float* ad, int* bsums, int nb, bool simd)
     {
+        float* tab = F16Table;
         var mask = Vector256.Create((byte)0x0F);
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 144, a += 256, bsums += 16)
@@ -251,7 +294,7 @@ public static unsafe class QuantDot
                 sumi += s1 * lo + s2 * hi;
             }
             if (simd) sumi = Vector256.Sum(accK);
-            sum += ad[b] * H(w) * sumi - ad[b] * H(w + 2) * summ;
+            sum += ad[b] * H(tab, w) * sumi - ad[b] * H(tab, w + 2) * summ;
         }
         return sum;
     }
@@ -263,6 +306,7 @@ public static unsafe class QuantDot
     /// <summary>Scalar reference for <see cref="Q6_K"/>.</summary>
     public static float Q6_KScalar(byte* w, sbyte* a, float* ad, int nb)
     {
+        float* tab = F16Table;
         float sum = 0;
         for (int b = 0; b < nb; b++, w += 210, a += 256)
         {
@@ -287,7 +331,7 @@ public static unsafe class QuantDot
                     sumi += s[g] * s1 + s[g + 2] * s2 + s[g + 4] * s3 + s[g + 6] * s4;
                 }
             }
-            sum += ad[b] * H(w + 208) * sumi;
+            sum += ad[b] * H(tab, w + 208) * sumi;
         }
         return sum;
     }
@@ -299,6 +343,7 @@ public static unsafe class QuantDot
     /// </summary>
     static float Q6_KAvx2(byte* w, sbyte* a, float* ad, int* bsums, int nb)
     {
+        float* tab = F16Table;
         float sum = 0;
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x03);
@@ -328,7 +373,7 @@ public static unsafe class QuantDot
             // so scale g pairs with the Q8_K sum bsums[g]: Σ_g sc[g]·bsums[g] as two 8-lane int32 products
             var off = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Vector256.Load(bsums))
                     + Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc + 8), Vector256.Load(bsums + 8));
-            sum += ad[b] * H(w + 208) * (Vector256.Sum(acc) - 32 * Vector256.Sum(off));
+            sum += ad[b] * H(tab, w + 208) * (Vector256.Sum(acc) - 32 * Vector256.Sum(off));
         }
         return sum;
     }
