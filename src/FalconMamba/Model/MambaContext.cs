@@ -162,7 +162,7 @@ public sealed class MambaContext : IDisposable
             Kernels.Quantized.PreparedActivations? dtPrepared = null;
             if (L.DtProj.PreferredActivations != Kernels.Quantized.ActivationFormat.F32)
             {
-                _prepared.Prepare(L.DtProj.PreferredActivations, _dt.AsSpan(0, T * _r), T, _r);
+                _prepared.Prepare(L.DtProj.PreferredActivations, _dt, T, _r, dequantize: L.DtProj is Kernels.Quantized.BlockMatrix, _pool);
                 dtPrepared = _prepared;
             }
             _scan.Set(T, _e, _n, _xc, _delta, L.DtBias, _xz, _bm, _cm, L.A, L.D, state.Ssm[l], _y, L.DtProj, _dt, dtPrepared);
@@ -188,7 +188,8 @@ public sealed class MambaContext : IDisposable
         Kernels.Quantized.PreparedActivations? prepared = null;
         if (w.PreferredActivations != Kernels.Quantized.ActivationFormat.F32)
         {
-            _prepared.Prepare(w.PreferredActivations, x.AsSpan(0, T * w.Cols), T, w.Cols);
+            // (tokens split across the pool; the dequantized copy only for the types that read it)
+            _prepared.Prepare(w.PreferredActivations, x, T, w.Cols, dequantize: w is Kernels.Quantized.BlockMatrix, _pool);
             prepared = _prepared;
         }
         _linear.Set(w, x, T, y, prepared);

@@ -135,6 +135,35 @@ public unsafe class BlockFormatTests
     }
 
     /// <summary>The quantized products (prepared once) against dequantized-weight f32 products on the same 8-bit activations.</summary>
+    /// <summary>
+    /// The vectorised Q8_0 activation quantizer equals its scalar reference bit for bit (scales and values), on random
+    /// blocks, an all-zero block, and values that land exactly on .5 after scaling (round half to even); the pooled
+    /// Prepare equals the serial one, and the dequantized copy is refused when it was not asked for.
+    /// </summary>
+    [Fact]
+    public void ActivationQuantizerMatchesScalarAndPoolSplit()
+    {
+        const int cols = 256, T = 7;
+        var x = Random(T * cols, 41, 3);
+        Array.Clear(x, 64, 32);                                            // a zero block: d = 0, q = 0
+        for (int j = 0; j < 32; j++) x[128 + j] = j == 0 ? 127f : j - 15.5f; // max 127 → id = 1: exact ties at ±k.5
+        var q = new sbyte[x.Length]; var d = new float[x.Length / 32];
+        var qs = new sbyte[x.Length]; var ds = new float[x.Length / 32];
+        ActivationQuantizer.Q8_0(x, q, d);
+        ActivationQuantizer.Q8_0Scalar(x, qs, ds);
+        Assert.Equal(ds, d);
+        Assert.Equal(qs, q);
+        // ties to even: −14.5 → −14, −13.5 → −14, 0.5 → 0, 1.5 → 2
+        Assert.Equal(new sbyte[] { -14, -14, 0, 2 }, new[] { q[129], q[130], q[144], q[145] });
+        using var pool = new WorkerPool(3);
+        var serial = new PreparedActivations(); serial.Prepare(ActivationFormat.Q8_0, x, T, cols);
+        var pooled = new PreparedActivations(); pooled.Prepare(ActivationFormat.Q8_0, x, T, cols, dequantize: false, pool);
+        Assert.Equal(serial.Qs.AsSpan(0, T * cols).ToArray(), pooled.Qs.AsSpan(0, T * cols).ToArray());
+        Assert.Equal(serial.D.AsSpan(0, T * cols / 32).ToArray(), pooled.D.AsSpan(0, T * cols / 32).ToArray());
+        Assert.Throws<InvalidOperationException>(() => pooled.Dequantized);
+        Assert.Equal(serial.D[0] * serial.Qs[5], serial.Dequantized[5]);
+    }
+
     [Theory]
     [InlineData(TensorType.Q8_0, 96)]
     [InlineData(TensorType.Q4_0, 160)]

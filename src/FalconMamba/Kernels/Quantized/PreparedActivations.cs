@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace FalconMamba.Kernels.Quantized;
 
 /// <summary>Form of the activations a weight type's fast product consumes (ggml's <c>vec_dot_type</c>).</summary>
@@ -16,7 +18,7 @@ public enum ActivationFormat
 /// quantized matmul (<c>ggml_compute_forward_mul_mat</c> converts src1 to <c>vec_dot_type</c> first). Reused across
 /// calls; arrays grow as needed.
 /// </summary>
-public sealed class PreparedActivations
+public sealed class PreparedActivations : IParallelBody
 {
     /// <summary>The format held.</summary>
     public ActivationFormat Format { get; private set; }
@@ -31,14 +33,45 @@ public sealed class PreparedActivations
     /// <summary>Q8_K only: sums of each 16 quantized values [T·Cols/16].</summary>
     public int[] BSums { get; private set; } = [];
 
+    float[] _dequantized = [];
+    bool _hasDequantized;
+    float[]? _source;
+
     /// <summary>
     /// The quantized activations decoded back to f32 (d·q) [T·Cols], for weight types that take a float dot after
-    /// dequantizing their row but must see the same rounded activations ggml's integer kernels see.
+    /// dequantizing their row but must see the same rounded activations ggml's integer kernels see
+    /// (<see cref="BlockMatrix"/>). Only filled when <c>Prepare</c> was asked to: the integer kernels never read it, and
+    /// writing it cost as much as the quantization itself.
     /// </summary>
-    public float[] Dequantized { get; private set; } = [];
+    public float[] Dequantized => _hasDequantized ? _dequantized
+        : throw new InvalidOperationException("these activations were prepared without their dequantized copy (Prepare(..., dequantize: true))");
 
-    /// <summary>Quantizes <paramref name="X"/> [T, cols] into this buffer.</summary>
-    public void Prepare(ActivationFormat format, ReadOnlySpan<float> X, int T, int cols)
+    /// <summary>Quantizes <paramref name="X"/> [T, cols] into this buffer on the calling thread.</summary>
+    public void Prepare(ActivationFormat format, ReadOnlySpan<float> X, int T, int cols, bool dequantize = true)
+    {
+        Resize(format, T, cols, dequantize);
+        for (int t = 0; t < T; t++) QuantizeRow(X.Slice(t * cols, cols), t);
+    }
+
+    /// <summary>
+    /// Quantizes <paramref name="X"/> [T, cols] (from offset 0) with the tokens split across <paramref name="pool"/>'s
+    /// workers (each row is quantized alone, so the result does not depend on the split).
+    /// </summary>
+    public void Prepare(ActivationFormat format, float[] X, int T, int cols, bool dequantize, WorkerPool pool)
+    {
+        if (X.Length < (long)T * cols) throw new ArgumentException($"activations hold {X.Length} values, [{T}, {cols}] needs {(long)T * cols}", nameof(X));
+        Resize(format, T, cols, dequantize);
+        _source = X;
+        try { pool.For(T, this); }
+        finally { _source = null; }
+    }
+
+    void IParallelBody.Invoke(int start, int end, int worker)
+    {
+        for (int t = start; t < end; t++) QuantizeRow(_source.AsSpan(t * Cols, Cols), t);
+    }
+
+    void Resize(ActivationFormat format, int T, int cols, bool dequantize)
     {
         int block = format == ActivationFormat.Q8_K ? 256 : 32;
         if (format == ActivationFormat.F32) throw new ArgumentException("F32 activations need no preparation", nameof(format));
@@ -48,15 +81,22 @@ public sealed class PreparedActivations
         if (Qs.Length < n) Qs = new sbyte[n];
         if (D.Length < n / block) D = new float[n / block];
         if (format == ActivationFormat.Q8_K && BSums.Length < n / 16) BSums = new int[n / 16];
-        if (Dequantized.Length < n) Dequantized = new float[n];
-        for (int t = 0; t < T; t++)
-        {
-            var x = X.Slice(t * cols, cols);
-            var q = Qs.AsSpan(t * cols, cols);
-            if (format == ActivationFormat.Q8_0) ActivationQuantizer.Q8_0(x, q, D.AsSpan(t * cols / 32, cols / 32));
-            else ActivationQuantizer.Q8_K(x, q, D.AsSpan(t * cols / 256, cols / 256), BSums.AsSpan(t * cols / 16, cols / 16));
-        }
-        for (int i = 0; i < n; i++) Dequantized[i] = D[i / block] * Qs[i];
+        _hasDequantized = dequantize;
+        if (dequantize && _dequantized.Length < n) _dequantized = new float[n];
+    }
+
+    void QuantizeRow(ReadOnlySpan<float> x, int t)
+    {
+        int cols = Cols;
+        var q = Qs.AsSpan(t * cols, cols);
+        int block = Format == ActivationFormat.Q8_K ? 256 : 32;
+        var d = D.AsSpan(t * cols / block, cols / block);
+        if (Format == ActivationFormat.Q8_0) ActivationQuantizer.Q8_0(x, q, d);
+        else ActivationQuantizer.Q8_K(x, q, d, BSums.AsSpan(t * cols / 16, cols / 16));
+        if (!_hasDequantized) return;
+        var y = _dequantized.AsSpan(t * cols, cols);
+        for (int b = 0; b < d.Length; b++)
+            for (int j = b * block; j < (b + 1) * block; j++) y[j] = d[b] * q[j];
     }
 }
 
@@ -65,15 +105,43 @@ public static class ActivationQuantizer
 {
     /// <summary>
     /// ggml-cpu x86 <c>quantize_row_q8_0</c>: per 32 values d = max|x|/127 (stored as f16), q = round-half-even(x·127/max).
-    /// <paramref name="d"/> receives the f16-rounded scale as f32 (what the dot product multiplies by).
+    /// <paramref name="d"/> receives the f16-rounded scale as f32 (what the dot product multiplies by). Vectorised as
+    /// ggml's AVX2 path is (four 8-lane multiplies by 127/max, vroundps to nearest even), so each value sees exactly
+    /// the scalar reference's operations (<see cref="Q8_0Scalar"/>; the tests compare them bit for bit).
     /// </summary>
-    public static void Q8_0(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> d)
+    public static unsafe void Q8_0(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> d)
+    {
+        if (!Vector256.IsHardwareAccelerated) { Q8_0Scalar(x, q, d); return; }
+        int nb = x.Length / 32;
+        if (q.Length < nb * 32 || d.Length < nb) throw new ArgumentException($"Q8_0 of {x.Length} values needs {nb * 32} quantized values and {nb} scales");
+        fixed (float* px = x) fixed (sbyte* pq = q)
+        {
+            for (int b = 0; b < nb; b++)
+            {
+                float* xb = px + 32 * b;
+                var v0 = Vector256.Load(xb); var v1 = Vector256.Load(xb + 8); var v2 = Vector256.Load(xb + 16); var v3 = Vector256.Load(xb + 24);
+                var m = Vector256.Max(Vector256.Max(Vector256.Abs(v0), Vector256.Abs(v1)), Vector256.Max(Vector256.Abs(v2), Vector256.Abs(v3)));
+                var m4 = Vector128.Max(m.GetLower(), m.GetUpper());
+                m4 = Vector128.Max(m4, Vector128.Shuffle(m4, Vector128.Create(2, 3, 0, 1)));
+                float amax = MathF.Max(m4.ToScalar(), m4.GetElement(1));
+                d[b] = (float)(Half)(amax / 127f);
+                var id = Vector256.Create(amax != 0 ? 127f / amax : 0f);
+                var i0 = Vector256.ConvertToInt32(Vector256.Round(v0 * id)); var i1 = Vector256.ConvertToInt32(Vector256.Round(v1 * id));
+                var i2 = Vector256.ConvertToInt32(Vector256.Round(v2 * id)); var i3 = Vector256.ConvertToInt32(Vector256.Round(v3 * id));
+                // |q| ≤ 127, so the truncating narrows are exact
+                Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(pq + 32 * b);
+            }
+        }
+    }
+
+    /// <summary>Scalar reference for <see cref="Q8_0"/>.</summary>
+    public static void Q8_0Scalar(ReadOnlySpan<float> x, Span<sbyte> q, Span<float> d)
     {
         for (int b = 0; b < x.Length / 32; b++)
         {
             var xb = x.Slice(32 * b, 32);
-            float amax = System.Numerics.Tensors.TensorPrimitives.MaxMagnitude(xb);
-            amax = MathF.Abs(amax);
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(xb[j]));
             d[b] = (float)(Half)(amax / 127f);
             float id = amax != 0 ? 127f / amax : 0f;
             for (int j = 0; j < 32; j++) q[32 * b + j] = (sbyte)MathF.Round(xb[j] * id, MidpointRounding.ToEven);

@@ -102,7 +102,7 @@ public abstract unsafe class QuantizedMatrix : NativeWeightMatrix
         }
         // Standalone call: quantize x here (the model prepares once per product and calls MatMulPrepared instead).
         var a = t_prepared ??= new PreparedActivations();
-        a.Prepare(PreferredActivations, x[..Cols], 1, Cols);
+        a.Prepare(PreferredActivations, x[..Cols], 1, Cols, dequantize: this is BlockMatrix);
         for (int r = rowStart; r < rowEnd; r++) y[r - rowStart] = DotPrepared(r, a, 0);
     }
 
@@ -111,7 +111,7 @@ public abstract unsafe class QuantizedMatrix : NativeWeightMatrix
     {
         if (PreferredActivations == ActivationFormat.F32) { base.MatMulRows(X, T, Y, rowStart, rowEnd, scratch); return; }
         var a = t_prepared ??= new PreparedActivations();
-        a.Prepare(PreferredActivations, X[..(T * Cols)], T, Cols);
+        a.Prepare(PreferredActivations, X[..(T * Cols)], T, Cols, dequantize: this is BlockMatrix);
         MatMulPrepared(a, Y, rowStart, rowEnd);
     }
 
