@@ -345,30 +345,12 @@ public static unsafe class QuantDot
     {
         float* tab = F16Table;
         float sum = 0;
-        var m4 = Vector256.Create((byte)0x0F);
-        var m2 = Vector256.Create((byte)0x03);
         for (int b = 0; b < nb; b++, w += 210, a += 256, bsums += 16)
         {
             sbyte* sc = (sbyte*)(w + 192);
-            var acc = Vector256<int>.Zero;
-            for (int h = 0; h < 2; h++)
-            {
-                var ql0 = Vector256.Load(w + 64 * h);
-                var ql1 = Vector256.Load(w + 64 * h + 32);
-                var qh = Vector256.Load(w + 128 + 32 * h);
-                var u1 = (ql0 & m4) | Vector256.ShiftLeft((qh & m2).AsUInt16(), 4).AsByte();
-                var u2 = (ql1 & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2).AsUInt16(), 4).AsByte();
-                var u3 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & m2).AsUInt16(), 4).AsByte();
-                var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
-                sbyte* ah = a + 128 * h;
-                sbyte* s = sc + 8 * h;
-                // vpmaddubsw gives 16 pair sums (|u·a| ≤ 2·63·128, no saturation); vpmaddwd with the two 16-value
-                // groups' scales as int16 ([s0 × 8 | s1 × 8]) weights and adds them into 8 int32 in one step
-                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), Scales16(s[0], s[1]));
-                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), Scales16(s[2], s[3]));
-                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), Scales16(s[4], s[5]));
-                acc += Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), Scales16(s[6], s[7]));
-            }
+            var sc16 = Avx2.ConvertToVector256Int16(sc);   // the 16 group scales as int16, spread per product below
+            // the two 128-value halves written out (h a constant in each, so ScalePair folds to one shuffle)
+            var acc = Q6_KHalf(w, a, sc16, 0) + Q6_KHalf(w, a, sc16, 1);
             // scale 8h + 2k + j (quarter k, half j of l) covers elements 128h + 32k + 16j …+15 = group g = 8h + 2k + j,
             // so scale g pairs with the Q8_K sum bsums[g]: Σ_g sc[g]·bsums[g] as two 8-lane int32 products
             var off = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Vector256.Load(bsums))
@@ -378,7 +360,43 @@ public static unsafe class QuantDot
         return sum;
     }
 
-    /// <summary>[s0 × 8 | s1 × 8] as int16: the scales of two 16-value groups for vpmaddwd.</summary>
+    /// <summary>Half h of a Q6_K super-block (128 values: 64 bytes of ql, 32 of qh) against its activations, 8 int32 lanes.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<short> Scales16(sbyte s0, sbyte s1) => Vector256.Create(Vector128.Create((short)s0), Vector128.Create((short)s1));
+    static Vector256<int> Q6_KHalf(byte* w, sbyte* a, Vector256<short> sc16, int h)
+    {
+        var m4 = Vector256.Create((byte)0x0F);
+        var m2 = Vector256.Create((byte)0x03);
+        var ql0 = Vector256.Load(w + 64 * h);
+        var ql1 = Vector256.Load(w + 64 * h + 32);
+        var qh = Vector256.Load(w + 128 + 32 * h);
+        var u1 = (ql0 & m4) | Vector256.ShiftLeft((qh & m2).AsUInt16(), 4).AsByte();
+        var u2 = (ql1 & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2).AsUInt16(), 4).AsByte();
+        var u3 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & m2).AsUInt16(), 4).AsByte();
+        var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
+        sbyte* ah = a + 128 * h;
+        // vpmaddubsw gives 16 pair sums (|u·a| ≤ 2·63·128, no saturation); vpmaddwd with the two 16-value groups'
+        // scales as int16 ([s0 × 8 | s1 × 8]) weights and adds them into 8 int32 in one step
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), ScalePair(sc16, 8 * h))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), ScalePair(sc16, 8 * h + 2))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), ScalePair(sc16, 8 * h + 4))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), ScalePair(sc16, 8 * h + 6));
+    }
+
+    /// <summary>
+    /// [sc[g] × 8 | sc[g+1] × 8] as int16 from the 16 scales widened once per super-block: one constant-index shuffle
+    /// (vpermw with AVX-512) where building the pair from two scalars took five operations. g is a constant after
+    /// inlining and unrolling.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> ScalePair(Vector256<short> sc16, int g) => g switch
+    {
+        0 => Vector256.Shuffle(sc16, Vector256.Create((short)0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1)),
+        2 => Vector256.Shuffle(sc16, Vector256.Create((short)2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3)),
+        4 => Vector256.Shuffle(sc16, Vector256.Create((short)4, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5, 5, 5, 5)),
+        6 => Vector256.Shuffle(sc16, Vector256.Create((short)6, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 7)),
+        8 => Vector256.Shuffle(sc16, Vector256.Create((short)8, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9)),
+        10 => Vector256.Shuffle(sc16, Vector256.Create((short)10, 10, 10, 10, 10, 10, 10, 10, 11, 11, 11, 11, 11, 11, 11, 11)),
+        12 => Vector256.Shuffle(sc16, Vector256.Create((short)12, 12, 12, 12, 12, 12, 12, 12, 13, 13, 13, 13, 13, 13, 13, 13)),
+        _ => Vector256.Shuffle(sc16, Vector256.Create((short)14, 14, 14, 14, 14, 14, 14, 14, 15, 15, 15, 15, 15, 15, 15, 15)),
+    };
 }
