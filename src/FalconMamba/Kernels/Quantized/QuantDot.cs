@@ -78,12 +78,12 @@ public static unsafe class QuantDot
         {
             var qw = Vector256.Load((sbyte*)(w + 2));
             var ax = Avx2.Abs(qw);
-            float hw = H(tab, w);
+            var hw = Vector256.Create(H(tab, w));   // broadcast once; each token's scale below is a broadcast load × hw (same product as the scalar d_w·d_x)
             int o = b * 32;
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a + o))), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a1 + o))), c1);
-            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d2[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a2 + o))), c2);
-            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d3[b]), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a3 + o))), c3);
+            c0 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(ad[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a + o))), c0);
+            c1 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d1[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a1 + o))), c1);
+            c2 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d2[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a2 + o))), c2);
+            c3 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d3[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a3 + o))), c3);
         }
         y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
     }
@@ -100,12 +100,12 @@ public static unsafe class QuantDot
         {
             var nib = Nibbles(w + 2);
             var ax = Avx2.Abs(nib);
-            float hw = H(tab, w);
+            var hw = Vector256.Create(H(tab, w));   // broadcast once; each token's scale below is a broadcast load × hw (same product as the scalar d_w·d_x)
             int o = b * 32;
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * ad[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a + o))), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d1[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a1 + o))), c1);
-            c2 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d2[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a2 + o))), c2);
-            c3 = Vector256.FusedMultiplyAdd(Vector256.Create(hw * d3[b]), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a3 + o))), c3);
+            c0 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(ad[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a + o))), c0);
+            c1 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d1[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a1 + o))), c1);
+            c2 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d2[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a2 + o))), c2);
+            c3 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d3[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a3 + o))), c3);
         }
         y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
     }
@@ -123,9 +123,9 @@ public static unsafe class QuantDot
         for (int b = 0; b < nb; b++, w0 += 34, w1 += 34, a += 32)
         {
             var qa = Vector256.Load(a);
-            float da = ad[b];
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w0) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w0 + 2)), qa)), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w1) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w1 + 2)), qa)), c1);
+            var da = Vector256.Create(ad[b]);
+            c0 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w0)) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w0 + 2)), qa)), c0);
+            c1 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w1)) * da), Vector256.ConvertToSingle(DotI8(Vector256.Load((sbyte*)(w1 + 2)), qa)), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
     }
@@ -147,11 +147,11 @@ public static unsafe class QuantDot
         {
             var qa = Vector256.Load(a);
             var off = Avx2.MultiplyAddAdjacent(eights, qa);
-            float da = ad[b];
+            var da = Vector256.Create(ad[b]);
             var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w0 + 2), qa) - off, ones);
             var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w1 + 2), qa) - off, ones);
-            c0 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w0) * da), Vector256.ConvertToSingle(p0), c0);
-            c1 = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w1) * da), Vector256.ConvertToSingle(p1), c1);
+            c0 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w0)) * da), Vector256.ConvertToSingle(p0), c0);
+            c1 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w1)) * da), Vector256.ConvertToSingle(p1), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
     }
@@ -172,6 +172,7 @@ public static unsafe class QuantDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     static Vector256<sbyte> Nibbles(byte* q)
     {
+        if (Avx2.IsSupported) return UnsignedNibbles(q).AsSByte() - Vector256.Create((sbyte)8);
         var raw = Vector128.Load(q);
         return Vector256.Create(raw & Vector128.Create((byte)0x0F), Vector128.ShiftRightLogical(raw, 4)).AsSByte() - Vector256.Create((sbyte)8);
     }
