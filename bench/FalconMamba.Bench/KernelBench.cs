@@ -14,6 +14,17 @@ static class KernelBench
         using var pool = new WorkerPool(threads);
         var bw = MemoryBandwidth.Measure(pool);
         Console.WriteLine($"read bandwidth ({threads} threads, {bw.BufferBytes >> 20} MiB): best {bw.BestBytesPerSecond / 1e9:F2} GB/s, median {bw.MedianBytesPerSecond / 1e9:F2} GB/s");
+        // one pool round trip with no work: what each of a decode step's ~4 products per layer pays for fan-out/join
+        var empty = new Empty();
+        for (int i = 0; i < 1000; i++) pool.For(threads, empty);
+        var trips = new List<double>();
+        for (int k = 0; k < 5; k++)
+        {
+            long t0 = Stopwatch.GetTimestamp();
+            for (int i = 0; i < 2000; i++) pool.For(threads, empty);
+            trips.Add(Stopwatch.GetElapsedTime(t0).TotalMicroseconds / 2000);
+        }
+        Console.WriteLine($"pool round trip ({threads} threads, empty body): median {Median(trips):F2} µs");
         var rng = new Random(1);
         var x = new float[T * cols];
         for (int i = 0; i < x.Length; i++) x[i] = (float)(rng.NextDouble() - 0.5);
@@ -54,6 +65,8 @@ static class KernelBench
     }
 
     static double Median(IEnumerable<double> v) { var s = v.Order().ToArray(); return s[s.Length / 2]; }
+
+    sealed class Empty : IParallelBody { public void Invoke(int start, int end, int worker) { } }
 
     sealed class Job(WeightMatrix w, float[] x, float[] y, int workers, int scratch) : IParallelBody
     {
