@@ -301,8 +301,8 @@ public static unsafe class QuantDot
     }
 
     /// <summary>Q6_K · Q8_K: d_x·d·Σ_g sc_g·Σ (q6 − 32)·q8 over 16 groups of 16 (ggml <c>ggml_vec_dot_q6_K_q8_K</c>).</summary>
-    public static float Q6_K(byte* w, sbyte* a, float* ad, int* bsums, int nb) =>
-        Avx2.IsSupported ? Q6_KAvx2(w, a, ad, bsums, nb) : Q6_KScalar(w, a, ad, nb);
+    public static float Q6_K(byte* w, sbyte* a, float* ad, int nb) =>
+        Avx2.IsSupported ? Q6_KAvx2(w, a, ad, nb) : Q6_KScalar(w, a, ad, nb);
 
     /// <summary>Scalar reference for <see cref="Q6_K"/>.</summary>
     public static float Q6_KScalar(byte* w, sbyte* a, float* ad, int nb)
@@ -338,27 +338,25 @@ public static unsafe class QuantDot
     }
 
     /// <summary>
-    /// AVX2 Q6_K: the 6-bit codes are taken unsigned (0..63) so vpmaddubsw applies, and the −32 offset is folded back with
-    /// the Q8_K group sums: Σ(q − 32)·a = Σ q·a − 32·bsum. Each 32-lane product covers two 16-element groups (int lanes
-    /// 0–3 and 4–7), weighted by their two scales.
+    /// AVX2 Q6_K, with ggml's <c>ggml_vec_dot_q6_K_q8_K</c> structure: the 6-bit codes are taken unsigned (0..63) so
+    /// vpmaddubsw applies, and the −32 offset is taken back in int16 per product (vpmaddubsw of 32 with the activations:
+    /// (u·a pair sum) − 32·(a pair sum) = ((u − 32)·a pair sum) exactly, |·| ≤ 2·32·128); each super-block's 8 int32
+    /// lanes then go into an 8-lane f32 accumulator with one FMA by d_x·d, and one horizontal sum ends the row. (The
+    /// earlier version folded the offset back with the Q8_K group sums and summed each super-block horizontally into a
+    /// scalar chain: two horizontal sums and two vpmulld per super-block, on the row's critical path.)
     /// </summary>
-    static float Q6_KAvx2(byte* w, sbyte* a, float* ad, int* bsums, int nb)
+    static float Q6_KAvx2(byte* w, sbyte* a, float* ad, int nb)
     {
         float* tab = F16Table;
-        float sum = 0;
-        for (int b = 0; b < nb; b++, w += 210, a += 256, bsums += 16)
+        var acc = Vector256<float>.Zero;
+        for (int b = 0; b < nb; b++, w += 210, a += 256)
         {
-            sbyte* sc = (sbyte*)(w + 192);
-            var sc16 = Avx2.ConvertToVector256Int16(sc);   // the 16 group scales as int16, spread per product below
+            var sc16 = Avx2.ConvertToVector256Int16((sbyte*)(w + 192));   // the 16 group scales as int16, spread per product
             // the two 128-value halves written out (h a constant in each, so ScalePair folds to one shuffle)
-            var acc = Q6_KHalf(w, a, sc16, 0) + Q6_KHalf(w, a, sc16, 1);
-            // scale 8h + 2k + j (quarter k, half j of l) covers elements 128h + 32k + 16j …+15 = group g = 8h + 2k + j,
-            // so scale g pairs with the Q8_K sum bsums[g]: Σ_g sc[g]·bsums[g] as two 8-lane int32 products
-            var off = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Vector256.Load(bsums))
-                    + Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc + 8), Vector256.Load(bsums + 8));
-            sum += ad[b] * H(tab, w + 208) * (Vector256.Sum(acc) - 32 * Vector256.Sum(off));
+            var sumi = Q6_KHalf(w, a, sc16, 0) + Q6_KHalf(w, a, sc16, 1);
+            acc = Vector256.FusedMultiplyAdd(Vector256.Create(ad[b] * H(tab, w + 208)), Vector256.ConvertToSingle(sumi), acc);
         }
-        return sum;
+        return Vector256.Sum(acc);
     }
 
     /// <summary>Half h of a Q6_K super-block (128 values: 64 bytes of ql, 32 of qh) against its activations, 8 int32 lanes.</summary>
@@ -375,13 +373,18 @@ public static unsafe class QuantDot
         var u3 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & m2).AsUInt16(), 4).AsByte();
         var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
         sbyte* ah = a + 128 * h;
-        // vpmaddubsw gives 16 pair sums (|u·a| ≤ 2·63·128, no saturation); vpmaddwd with the two 16-value groups'
-        // scales as int16 ([s0 × 8 | s1 × 8]) weights and adds them into 8 int32 in one step
-        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, Vector256.Load(ah)), ScalePair(sc16, 8 * h))
-             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, Vector256.Load(ah + 32)), ScalePair(sc16, 8 * h + 2))
-             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, Vector256.Load(ah + 64)), ScalePair(sc16, 8 * h + 4))
-             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, Vector256.Load(ah + 96)), ScalePair(sc16, 8 * h + 6));
+        // vpmaddwd with the two 16-value groups' scales as int16 ([s0 × 8 | s1 × 8]) weights and adds each product's
+        // 16 pair sums into 8 int32 in one step
+        return Avx2.MultiplyAddAdjacent(Q6_KPairs(u1, Vector256.Load(ah)), ScalePair(sc16, 8 * h))
+             + Avx2.MultiplyAddAdjacent(Q6_KPairs(u2, Vector256.Load(ah + 32)), ScalePair(sc16, 8 * h + 2))
+             + Avx2.MultiplyAddAdjacent(Q6_KPairs(u3, Vector256.Load(ah + 64)), ScalePair(sc16, 8 * h + 4))
+             + Avx2.MultiplyAddAdjacent(Q6_KPairs(u4, Vector256.Load(ah + 96)), ScalePair(sc16, 8 * h + 6));
     }
+
+    /// <summary>16 int16 pair sums of (u − 32)·a for 32 unsigned 6-bit codes u and signed activations a.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<short> Q6_KPairs(Vector256<byte> u, Vector256<sbyte> a) =>
+        Avx2.MultiplyAddAdjacent(u, a) - Avx2.MultiplyAddAdjacent(Vector256.Create((byte)32), a);
 
     /// <summary>
     /// [sc[g] × 8 | sc[g+1] × 8] as int16 from the 16 scales widened once per super-block: one constant-index shuffle

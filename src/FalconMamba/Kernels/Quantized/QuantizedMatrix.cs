@@ -264,8 +264,8 @@ public sealed unsafe class Q6_KMatrix : QuantizedMatrix
     /// <inheritdoc />
     protected override float DotPrepared(int r, PreparedActivations a, int t)
     {
-        fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 256]) fixed (int* s = &a.BSums[t * Cols / 16])
-            return QuantDot.Q6_K(RowPointer(r), q, d, s, Cols / 256);
+        fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 256])
+            return QuantDot.Q6_K(RowPointer(r), q, d, Cols / 256);
     }
 }
 
