@@ -67,45 +67,58 @@ public static unsafe class QuantDot
     /// weight row: each block's weights and scale are loaded once, then each token does exactly Q8_0's operations, so
     /// y[j·ldy] equals Q8_0(w, a + j·lda, …) bit for bit (prefill: the row stays in registers/L1 across tokens).
     /// </summary>
-    public static void Q8_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
-    {
-        float* tab = F16Table;
-        if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q8_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
-        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
-        float* d1 = ad + lda / 32, d2 = ad + 2 * (lda / 32), d3 = ad + 3 * (lda / 32);
-        for (int b = 0; b < nb; b++, w += 34)
-        {
-            var qw = Vector256.Load((sbyte*)(w + 2));
-            var ax = Avx2.Abs(qw);
-            var hw = Vector256.Create(H(tab, w));   // broadcast once; each token's scale below is a broadcast load × hw (same product as the scalar d_w·d_x)
-            int o = b * 32;
-            c0 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(ad[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a + o))), c0);
-            c1 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d1[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a1 + o))), c1);
-            c2 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d2[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a2 + o))), c2);
-            c3 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d3[b])), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a3 + o))), c3);
-        }
-        y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
-    }
+    public static void Q8_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy) => Tokens4<Q8_0Block>(w, a, ad, nb, lda, y, ldy);
 
     /// <summary><see cref="Q4_0"/> for four tokens: each block's nibbles unpacked once (see <see cref="Q8_0x4"/>).</summary>
-    public static void Q4_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy)
+    public static void Q4_0x4(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy) => Tokens4<Q4_0Block>(w, a, ad, nb, lda, y, ldy);
+
+    /// <summary>A 32-value block type whose values widen to signed bytes (a struct type argument: the JIT specialises).</summary>
+    interface IBlock32
     {
+        /// <summary>Bytes per block.</summary>
+        static abstract int Bytes { get; }
+        /// <summary>The block's 32 values as signed bytes, in the activations' order.</summary>
+        static abstract Vector256<sbyte> Values(byte* block);
+        /// <summary>The scalar kernel (fallback without AVX2).</summary>
+        static abstract float Dot(byte* w, sbyte* a, float* ad, int nb);
+    }
+
+    readonly struct Q8_0Block : IBlock32
+    {
+        public static int Bytes => 34;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<sbyte> Values(byte* block) => Vector256.Load((sbyte*)(block + 2));
+        public static float Dot(byte* w, sbyte* a, float* ad, int nb) => Q8_0(w, a, ad, nb);
+    }
+
+    readonly struct Q4_0Block : IBlock32
+    {
+        public static int Bytes => 18;
+        [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<sbyte> Values(byte* block) => Nibbles(block + 2);
+        public static float Dot(byte* w, sbyte* a, float* ad, int nb) => Q4_0(w, a, ad, nb);
+    }
+
+    /// <summary>One token's step of the shared-weight kernels: acc + (d_w·d_x)·Σ w·a over the block, as Q8_0 does it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<float> Step(Vector256<float> acc, Vector256<float> hw, float* da, Vector256<byte> ax, Vector256<sbyte> qw, sbyte* a) =>
+        Vector256.FusedMultiplyAdd(hw * Vector256.Create(*da), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a))), acc);
+
+    static void Tokens4<TB>(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy) where TB : struct, IBlock32
+    {
+        int ldd = lda / 32;
+        if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = TB.Dot(w, a + (long)j * lda, ad + (long)j * ldd, nb); return; }
         float* tab = F16Table;
-        if (!Avx2.IsSupported) { for (int j = 0; j < 4; j++) y[(long)j * ldy] = Q4_0(w, a + (long)j * lda, ad + (long)j * (lda / 32), nb); return; }
         Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default;
-        sbyte* a1 = a + lda, a2 = a + 2L * lda, a3 = a + 3L * lda;
-        float* d1 = ad + lda / 32, d2 = ad + 2 * (lda / 32), d3 = ad + 3 * (lda / 32);
-        for (int b = 0; b < nb; b++, w += 18)
+        for (int b = 0; b < nb; b++, w += TB.Bytes)
         {
-            var nib = Nibbles(w + 2);
-            var ax = Avx2.Abs(nib);
-            var hw = Vector256.Create(H(tab, w));   // broadcast once; each token's scale below is a broadcast load × hw (same product as the scalar d_w·d_x)
-            int o = b * 32;
-            c0 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(ad[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a + o))), c0);
-            c1 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d1[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a1 + o))), c1);
-            c2 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d2[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a2 + o))), c2);
-            c3 = Vector256.FusedMultiplyAdd((hw * Vector256.Create(d3[b])), Vector256.ConvertToSingle(DotAbs(ax, nib, Vector256.Load(a3 + o))), c3);
+            var qw = TB.Values(w);
+            var ax = Avx2.Abs(qw);
+            var hw = Vector256.Create(H(tab, w));   // broadcast once; each token's scale is a broadcast load × hw (the same product as d_w·d_x)
+            sbyte* ab = a + b * 32;
+            float* db = ad + b;
+            c0 = Step(c0, hw, db, ax, qw, ab);
+            c1 = Step(c1, hw, db + ldd, ax, qw, ab + lda);
+            c2 = Step(c2, hw, db + 2 * ldd, ax, qw, ab + 2L * lda);
+            c3 = Step(c3, hw, db + 3 * ldd, ax, qw, ab + 3L * lda);
         }
         y[0] = Vector256.Sum(c0); y[ldy] = Vector256.Sum(c1); y[2L * ldy] = Vector256.Sum(c2); y[3L * ldy] = Vector256.Sum(c3);
     }
