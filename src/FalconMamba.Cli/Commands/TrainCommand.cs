@@ -91,7 +91,8 @@ internal static class TrainCommand
         if (tok.VocabSize > p.Config.VocabSize) throw new FalconMambaException($"tokenizer has {tok.VocabSize} tokens but the model's vocab_size is {p.Config.VocabSize}");
         int eos = tok.EosTokenId ?? (p.Config.EosTokenIds.Count > 0 ? p.Config.EosTokenIds[0] : throw new FalconMambaException("no EOS token in the tokenizer or config; needed between documents"));
 
-        var (train, valid) = LoadData(cfg, tok, eos);
+        var (train, valid) = LoadData(cfg, tok, eos, p.Config.VocabSize);
+        using var trainSource = train;
         Console.Error.WriteLine($"model {p.Config.ModelType}: {p.Count:N0} parameters (D {p.Config.HiddenSize}, E {p.Config.IntermediateSize}, N {p.Config.StateSize}, R {p.Config.TimeStepRank}, layers {p.Config.NumHiddenLayers}, V {p.Config.VocabSize}); " +
             $"data {train.Length:N0} train / {valid.Length:N0} valid tokens; budget {cfg.TotalTokens:N0} tokens; precision {cfg.Precision}");
 
@@ -147,20 +148,24 @@ internal static class TrainCommand
         public void Report(long value) => report(value);
     }
 
-    /// <summary>Token streams for training and validation: .tok shards read directly, text tokenized once into {output}/data (reused while inputs are unchanged).</summary>
-    static (int[] Train, int[] Valid) LoadData(TrainConfig cfg, Tokenizer tok, int eos)
+    /// <summary>
+    /// Token streams for training and validation: .tok shards used directly, text tokenized once into {output}/data
+    /// (reused while inputs are unchanged). The training shards are memory-mapped (read a window at a time, so the data
+    /// set is bounded by disk, not RAM); the validation tokens are read into memory.
+    /// </summary>
+    static (TokenSource Train, int[] Valid) LoadData(TrainConfig cfg, Tokenizer tok, int eos, int vocabSize)
     {
         int validEvery = cfg.ValidData.Length == 0 && cfg.ValidFraction > 0 ? (int)Math.Round(1 / cfg.ValidFraction) : 0;
         var (train, heldOut) = Stream(cfg.TrainData, "train", validEvery);
         var valid = cfg.ValidData.Length > 0 ? Stream(cfg.ValidData, "valid", 0).Train : heldOut;
-        return (train, valid);
+        return (new ShardTokenSource(train, vocabSize), valid.SelectMany(TokenShards.Read).ToArray());
 
-        (int[] Train, int[] Valid) Stream(string[] inputs, string prefix, int every)
+        (List<string> Train, List<string> Valid) Stream(string[] inputs, string prefix, int every)
         {
             var shards = inputs.Where(f => f.EndsWith(".tok", StringComparison.OrdinalIgnoreCase)).ToList();
             var texts = inputs.Except(shards).ToList();
-            var tr = shards.Select(TokenShards.Read).ToList();
-            var va = new List<int[]>();
+            var tr = new List<string>(shards);
+            var va = new List<string>();
             if (texts.Count > 0)
             {
                 string dir = Path.Combine(cfg.Output, "data");
@@ -177,10 +182,10 @@ internal static class TrainCommand
                     Console.Error.WriteLine($"\rtokenized {prefix}: {res.TrainTokens:N0} + {res.ValidTokens:N0} held-out tokens in {sw.Elapsed.TotalSeconds:F1} s");
                     File.WriteAllText(manifest, key);
                 }
-                tr.AddRange(Listed("").Select(TokenShards.Read));
-                va.AddRange(Listed("-valid").Select(TokenShards.Read));
+                tr.AddRange(Listed(""));
+                va.AddRange(Listed("-valid"));
             }
-            return (tr.SelectMany(x => x).ToArray(), va.SelectMany(x => x).ToArray());
+            return (tr, va);
         }
     }
 }

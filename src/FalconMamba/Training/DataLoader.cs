@@ -4,23 +4,28 @@ namespace FalconMamba.Training;
 public sealed record LoaderState(int Epoch, long Cursor, int SequenceLength);
 
 /// <summary>
-/// Serves batches of packed windows from one token stream (documents separated by EOS, as the shards store them).
+/// Serves batches of packed windows from one token stream (documents separated by EOS, as the shards store them), held
+/// in memory or memory-mapped from shards (<see cref="TokenSource"/>).
 /// Window i holds tokens [i·L, i·L + L] — L inputs and the L next-token targets — so no token is dropped between
 /// windows. Windows are visited in a seeded Fisher–Yates order per epoch (seed, epoch and L determine it), so the
 /// position (epoch, cursor, L) is the whole state. Changing L (a context stage) restarts the order of the current epoch.
 /// </summary>
 public sealed class DataLoader
 {
-    readonly int[] _stream;
+    readonly TokenSource _stream;
     readonly int _seed;
     int[] _order = [];
+    int[] _window = [];
     /// <summary>The current position.</summary>
     public LoaderState State { get; private set; }
     /// <summary>Tokens in the stream.</summary>
     public long Tokens => _stream.Length;
 
-    /// <summary>A loader over <paramref name="stream"/>, starting at <paramref name="state"/> (or the beginning).</summary>
-    public DataLoader(int[] stream, int seed, LoaderState? state = null)
+    /// <summary>A loader over <paramref name="stream"/> in memory, starting at <paramref name="state"/> (or the beginning).</summary>
+    public DataLoader(int[] stream, int seed, LoaderState? state = null) : this(TokenSource.FromArray(stream), seed, state) { }
+
+    /// <summary>A loader over <paramref name="stream"/> (not owned), starting at <paramref name="state"/> (or the beginning).</summary>
+    public DataLoader(TokenSource stream, int seed, LoaderState? state = null)
     {
         _stream = stream;
         _seed = seed;
@@ -29,7 +34,7 @@ public sealed class DataLoader
     }
 
     /// <summary>Windows of length <paramref name="length"/> in the stream.</summary>
-    public int WindowCount(int length) => (int)Math.Max(0, (_stream.Length - 1) / length);
+    public int WindowCount(int length) => (int)Math.Clamp((_stream.Length - 1) / length, 0, Array.MaxLength);
 
     void BuildOrder(int length)
     {
@@ -58,9 +63,23 @@ public sealed class DataLoader
                 BuildOrder(length);
             }
             long start = (long)_order[State.Cursor] * length;
-            Array.Copy(_stream, start, inputs, b * length, length);
-            Array.Copy(_stream, start + 1, targets, b * length, length);
+            if (_window.Length < length + 1) _window = new int[length + 1];
+            _stream.Read(start, _window.AsSpan(0, length + 1));
+            _window.AsSpan(0, length).CopyTo(inputs.AsSpan(b * length, length));
+            _window.AsSpan(1, length).CopyTo(targets.AsSpan(b * length, length));
             State = State with { Cursor = State.Cursor + 1 };
+        }
+    }
+
+    /// <summary>The first <paramref name="count"/> windows of <paramref name="stream"/> in order, read into memory.</summary>
+    public static IEnumerable<(int[] Inputs, int[] Targets)> Sequential(TokenSource stream, int length, int count)
+    {
+        long w = Math.Min(count, (stream.Length - 1) / length);
+        for (long i = 0; i < w; i++)
+        {
+            var window = new int[length + 1];
+            stream.Read(i * length, window);
+            yield return (window[..length], window[1..]);
         }
     }
 

@@ -34,24 +34,37 @@ public static class TokenShards
         File.Move(tmp, path, overwrite: true);
     }
 
-    /// <summary>Reads a shard; a bad header or a truncated file is an error naming the file.</summary>
+    /// <summary>Reads a shard into memory; a bad header or a truncated file is an error naming the file.</summary>
     public static int[] Read(string path)
     {
         byte[] b;
         try { b = File.ReadAllBytes(path); }
         catch (IOException e) { throw new FalconMambaException($"{path}: cannot read token shard ({e.Message})", e); }
-        if (b.Length < HeaderBytes || !b.AsSpan(0, 4).SequenceEqual(Magic))
-            throw new ModelFormatException($"{path}: not a token shard (missing 'FMTK' header)");
-        uint version = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(4)), width = BinaryPrimitives.ReadUInt32LittleEndian(b.AsSpan(8));
-        long count = BinaryPrimitives.ReadInt64LittleEndian(b.AsSpan(16));
-        if (version != 1) throw new ModelFormatException($"{path}: token shard version {version} is not supported (expected 1)");
-        if (width != 2 && width != 4) throw new ModelFormatException($"{path}: token width {width} bytes (expected 2 or 4)");
-        if (count < 0 || HeaderBytes + count * width != b.Length)
-            throw new ModelFormatException($"{path}: header says {count} tokens of {width} bytes but the file has {b.Length - HeaderBytes} data bytes (truncated?)");
+        var (width, count) = ParseHeader(path, b, b.LongLength);
         var t = new int[count];
         for (int i = 0; i < count; i++)
             t[i] = width == 2 ? BinaryPrimitives.ReadUInt16LittleEndian(b.AsSpan(HeaderBytes + 2 * i)) : BinaryPrimitives.ReadInt32LittleEndian(b.AsSpan(HeaderBytes + 4 * i));
         return t;
+    }
+
+    /// <summary>Bytes before the first token id.</summary>
+    internal const int DataOffset = HeaderBytes;
+
+    /// <summary>
+    /// Checks a shard's header against the file's length and returns (bytes per token, token count); a bad magic,
+    /// version or width, or a length that does not match the count (truncated or padded), is an error naming the file.
+    /// </summary>
+    internal static (int Width, long Count) ParseHeader(string path, ReadOnlySpan<byte> header, long fileLength)
+    {
+        if (fileLength < HeaderBytes || header.Length < HeaderBytes || !header[..4].SequenceEqual(Magic))
+            throw new ModelFormatException($"{path}: not a token shard (missing 'FMTK' header)");
+        uint version = BinaryPrimitives.ReadUInt32LittleEndian(header[4..]), width = BinaryPrimitives.ReadUInt32LittleEndian(header[8..]);
+        long count = BinaryPrimitives.ReadInt64LittleEndian(header[16..]);
+        if (version != 1) throw new ModelFormatException($"{path}: token shard version {version} is not supported (expected 1)");
+        if (width != 2 && width != 4) throw new ModelFormatException($"{path}: token width {width} bytes (expected 2 or 4)");
+        if (count < 0 || count > (fileLength - HeaderBytes) / width || HeaderBytes + count * width != fileLength)
+            throw new ModelFormatException($"{path}: header says {count} tokens of {width} bytes but the file has {fileLength - HeaderBytes} data bytes (truncated?)");
+        return ((int)width, count);
     }
 
     /// <summary>

@@ -34,8 +34,15 @@ public sealed class Trainer : IDisposable
     /// <summary>Training tokens consumed.</summary>
     public double Tokens { get; private set; }
 
-    /// <summary>Sets up a run over token streams; <paramref name="state"/> continues a checkpoint (optimizer loaded by the caller).</summary>
+    /// <summary>Sets up a run over token streams in memory; <paramref name="state"/> continues a checkpoint (optimizer loaded by the caller).</summary>
     public Trainer(TrainConfig config, MambaParameters parameters, int[] train, int[] valid, TrainerState? state = null)
+        : this(config, parameters, TokenSource.FromArray(train), valid, state) { }
+
+    /// <summary>
+    /// Sets up a run over a training stream that may be memory-mapped shards (<see cref="ShardTokenSource"/>, not owned:
+    /// the caller disposes it after the trainer) and validation tokens in memory.
+    /// </summary>
+    public Trainer(TrainConfig config, MambaParameters parameters, TokenSource train, int[] valid, TrainerState? state = null)
     {
         Config = config.Validate();
         Parameters = parameters;

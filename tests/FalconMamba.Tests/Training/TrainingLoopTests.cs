@@ -168,4 +168,50 @@ public class TrainingLoopTests
         }
         finally { Directory.Delete(dir, true); }
     }
+
+    /// <summary>
+    /// Memory-mapped shards read as one stream: windows crossing shard boundaries (uint16 and uint32 shards, an empty one
+    /// between) equal the concatenated array, the loader draws the same batches from either, and a truncated shard, a
+    /// missing one, or an id outside the vocabulary is an error naming the file.
+    /// </summary>
+    [Fact]
+    public void ShardTokenSourceMapsShardsAsOneStream()
+    {
+        string dir = TempDir();
+        try
+        {
+            var rng = new Random(4);
+            var parts = new[] { 700, 0, 333, 1000 }.Select(n => Enumerable.Range(0, n).Select(_ => rng.Next(300)).ToArray()).ToArray();
+            var paths = parts.Select((t, i) => Path.Combine(dir, $"s{i}.tok")).ToArray();
+            for (int i = 0; i < parts.Length; i++) TokenShards.Write(paths[i], parts[i], i == 2 ? 70000 : 300);   // shard 2 stored as uint32
+            var all = parts.SelectMany(x => x).ToArray();
+            using (var src = new ShardTokenSource(paths, vocabSize: 300))
+            {
+                Assert.Equal(all.Length, src.Length);
+                var buf = new int[500];
+                foreach (long start in new long[] { 0, 650, 699, 700, 1000, 1032, all.Length - 500 })
+                {
+                    src.Read(start, buf);
+                    Assert.Equal(all.AsSpan((int)start, 500).ToArray(), buf);
+                }
+                Assert.Throws<ArgumentOutOfRangeException>(() => src.Read(all.Length - 10, buf));
+                var a = new DataLoader(all, 9);
+                var b = new DataLoader(src, 9);
+                int[] ia = new int[3 * 64], ta = new int[3 * 64], ib = new int[3 * 64], tb = new int[3 * 64];
+                for (int k = 0; k < 20; k++)
+                {
+                    a.Next(3, 64, ia, ta); b.Next(3, 64, ib, tb);
+                    Assert.Equal(ia, ib); Assert.Equal(ta, tb);
+                }
+                Assert.Equal(a.State, b.State);
+            }
+            using (var small = new ShardTokenSource(paths, vocabSize: 100))
+                Assert.Contains("outside the vocabulary", Assert.Throws<ModelFormatException>(() => small.Read(0, new int[700])).Message);
+            File.WriteAllBytes(paths[3], File.ReadAllBytes(paths[3])[..1000]);
+            var e = Assert.ThrowsAny<FalconMambaException>(() => new ShardTokenSource(paths));
+            Assert.Contains("s3.tok", e.Message); Assert.Contains("truncated", e.Message);
+            Assert.Contains("does not exist", Assert.ThrowsAny<FalconMambaException>(() => new ShardTokenSource([Path.Combine(dir, "nope.tok")])).Message);
+        }
+        finally { Directory.Delete(dir, true); }
+    }
 }
