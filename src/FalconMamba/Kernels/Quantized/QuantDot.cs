@@ -372,9 +372,54 @@ public static unsafe class QuantDot
         return Vector256.Sum(acc);
     }
 
-    /// <summary>Half h of a Q6_K super-block (128 values: 64 bytes of ql, 32 of qh) against its activations, 8 int32 lanes.</summary>
+    /// <summary>
+    /// <see cref="Q6_K"/> of two weight rows with the same activations: the activation loads and their 32·(pair sums) are
+    /// shared, each row keeps its own accumulator and exactly Q6_K's operations, so each result equals Q6_K's bit for bit.
+    /// </summary>
+    public static (float, float) Q6_KRows2(byte* w0, byte* w1, sbyte* a, float* ad, int nb)
+    {
+        if (!Avx2.IsSupported) return (Q6_KScalar(w0, a, ad, nb), Q6_KScalar(w1, a, ad, nb));
+        float* tab = F16Table;
+        Vector256<float> acc0 = default, acc1 = default;
+        for (int b = 0; b < nb; b++, w0 += 210, w1 += 210, a += 256)
+        {
+            var sc0 = Avx2.ConvertToVector256Int16((sbyte*)(w0 + 192));
+            var sc1 = Avx2.ConvertToVector256Int16((sbyte*)(w1 + 192));
+            var (s0a, s1a) = Q6_KHalf2(w0, w1, a, sc0, sc1, 0);
+            var (s0b, s1b) = Q6_KHalf2(w0, w1, a, sc0, sc1, 1);
+            var da = Vector256.Create(ad[b]);
+            acc0 = Vector256.FusedMultiplyAdd(da * Vector256.Create(H(tab, w0 + 208)), Vector256.ConvertToSingle(s0a + s0b), acc0);
+            acc1 = Vector256.FusedMultiplyAdd(da * Vector256.Create(H(tab, w1 + 208)), Vector256.ConvertToSingle(s1a + s1b), acc1);
+        }
+        return (Vector256.Sum(acc0), Vector256.Sum(acc1));
+    }
+
+    /// <summary><see cref="Q6_KHalf"/> for two rows sharing the activations and their 32·(pair sums).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    static Vector256<int> Q6_KHalf(byte* w, sbyte* a, Vector256<short> sc16, int h)
+    static (Vector256<int>, Vector256<int>) Q6_KHalf2(byte* w0, byte* w1, sbyte* a, Vector256<short> sc0, Vector256<short> sc1, int h)
+    {
+        sbyte* ah = a + 128 * h;
+        var a1 = Vector256.Load(ah); var a2 = Vector256.Load(ah + 32); var a3 = Vector256.Load(ah + 64); var a4 = Vector256.Load(ah + 96);
+        var thirtyTwo = Vector256.Create((byte)32);
+        var o1 = Avx2.MultiplyAddAdjacent(thirtyTwo, a1); var o2 = Avx2.MultiplyAddAdjacent(thirtyTwo, a2);
+        var o3 = Avx2.MultiplyAddAdjacent(thirtyTwo, a3); var o4 = Avx2.MultiplyAddAdjacent(thirtyTwo, a4);
+        return (Q6_KHalfShared(w0, sc0, h, a1, a2, a3, a4, o1, o2, o3, o4), Q6_KHalfShared(w1, sc1, h, a1, a2, a3, a4, o1, o2, o3, o4));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Q6_KHalfShared(byte* w, Vector256<short> sc16, int h, Vector256<sbyte> a1, Vector256<sbyte> a2, Vector256<sbyte> a3, Vector256<sbyte> a4,
+        Vector256<short> o1, Vector256<short> o2, Vector256<short> o3, Vector256<short> o4)
+    {
+        var (u1, u2, u3, u4) = Q6_KCodes(w, h);
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u1, a1) - o1, ScalePair(sc16, 8 * h))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u2, a2) - o2, ScalePair(sc16, 8 * h + 2))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u3, a3) - o3, ScalePair(sc16, 8 * h + 4))
+             + Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(u4, a4) - o4, ScalePair(sc16, 8 * h + 6));
+    }
+
+    /// <summary>The 4 × 32 unsigned 6-bit codes of half h of a Q6_K super-block (ql low/high nibbles with qh's 2-bit pairs).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static (Vector256<byte>, Vector256<byte>, Vector256<byte>, Vector256<byte>) Q6_KCodes(byte* w, int h)
     {
         var m4 = Vector256.Create((byte)0x0F);
         var m2 = Vector256.Create((byte)0x03);
@@ -385,6 +430,14 @@ public static unsafe class QuantDot
         var u2 = (ql1 & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 2).AsByte() & m2).AsUInt16(), 4).AsByte();
         var u3 = (Vector256.ShiftRightLogical(ql0.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 4).AsByte() & m2).AsUInt16(), 4).AsByte();
         var u4 = (Vector256.ShiftRightLogical(ql1.AsUInt16(), 4).AsByte() & m4) | Vector256.ShiftLeft((Vector256.ShiftRightLogical(qh.AsUInt16(), 6).AsByte() & m2).AsUInt16(), 4).AsByte();
+        return (u1, u2, u3, u4);
+    }
+
+    /// <summary>Half h of a Q6_K super-block (128 values: 64 bytes of ql, 32 of qh) against its activations, 8 int32 lanes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Q6_KHalf(byte* w, sbyte* a, Vector256<short> sc16, int h)
+    {
+        var (u1, u2, u3, u4) = Q6_KCodes(w, h);
         sbyte* ah = a + 128 * h;
         // vpmaddwd with the two 16-value groups' scales as int16 ([s0 × 8 | s1 × 8]) weights and adds each product's
         // 16 pair sums into 8 int32 in one step

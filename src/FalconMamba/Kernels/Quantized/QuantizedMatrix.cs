@@ -267,6 +267,12 @@ public sealed unsafe class Q6_KMatrix : QuantizedMatrix
         fixed (sbyte* q = &a.Qs[t * Cols]) fixed (float* d = &a.D[t * Cols / 256])
             return QuantDot.Q6_K(RowPointer(r), q, d, Cols / 256);
     }
+    /// <inheritdoc />
+    protected override void DotPrepared2(int r0, int r1, PreparedActivations a, Span<float> Y)
+    {
+        fixed (sbyte* q = &a.Qs[0]) fixed (float* d = &a.D[0])
+            (Y[r0], Y[r1]) = QuantDot.Q6_KRows2(RowPointer(r0), RowPointer(r1), q, d, Cols / 256);
+    }
 }
 
 /// <summary>
