@@ -102,6 +102,44 @@ public static unsafe class QuantDot
     static Vector256<float> Step(Vector256<float> acc, Vector256<float> hw, float* da, Vector256<byte> ax, Vector256<sbyte> qw, sbyte* a) =>
         Vector256.FusedMultiplyAdd(hw * Vector256.Create(*da), Vector256.ConvertToSingle(DotAbs(ax, qw, Vector256.Load(a))), acc);
 
+    /// <summary>
+    /// <see cref="Q8_0x4"/> for two weight rows (<paramref name="w1"/> the second) at once: each
+    /// activation block and its scale are loaded once for both rows (half the activation traffic from L2), each row and
+    /// token keeping exactly the one-row kernel's operations, so every output has the same bits.
+    /// y0[j·ldy] is row 0's output for token j, y1[j·ldy] row 1's.
+    /// </summary>
+    public static void Rows2Tokens4Q8_0(byte* w0, byte* w1, sbyte* a, float* ad, int nb, int lda, float* y0, float* y1, int ldy) =>
+        Rows2Tokens4<Q8_0Block>(w0, w1, a, ad, nb, lda, y0, y1, ldy);
+
+    static void Rows2Tokens4<TB>(byte* w0, byte* w1, sbyte* a, float* ad, int nb, int lda, float* y0, float* y1, int ldy) where TB : struct, IBlock32
+    {
+        if (!Avx2.IsSupported) { Tokens4<TB>(w0, a, ad, nb, lda, y0, ldy); Tokens4<TB>(w1, a, ad, nb, lda, y1, ldy); return; }
+        int ldd = lda / 32;
+        float* tab = F16Table;
+        Vector256<float> c0 = default, c1 = default, c2 = default, c3 = default, e0 = default, e1 = default, e2 = default, e3 = default;
+        for (int b = 0; b < nb; b++, w0 += TB.Bytes, w1 += TB.Bytes)
+        {
+            var q0 = TB.Values(w0); var x0 = Avx2.Abs(q0); var h0 = Vector256.Create(H(tab, w0));
+            var q1 = TB.Values(w1); var x1 = Avx2.Abs(q1); var h1 = Vector256.Create(H(tab, w1));
+            sbyte* ab = a + b * 32;
+            float* db = ad + b;
+            var av = Vector256.Load(ab); var dv = Vector256.Create(*db);
+            c0 = Vector256.FusedMultiplyAdd(h0 * dv, Vector256.ConvertToSingle(DotAbs(x0, q0, av)), c0);
+            e0 = Vector256.FusedMultiplyAdd(h1 * dv, Vector256.ConvertToSingle(DotAbs(x1, q1, av)), e0);
+            av = Vector256.Load(ab + lda); dv = Vector256.Create(db[ldd]);
+            c1 = Vector256.FusedMultiplyAdd(h0 * dv, Vector256.ConvertToSingle(DotAbs(x0, q0, av)), c1);
+            e1 = Vector256.FusedMultiplyAdd(h1 * dv, Vector256.ConvertToSingle(DotAbs(x1, q1, av)), e1);
+            av = Vector256.Load(ab + 2L * lda); dv = Vector256.Create(db[2 * ldd]);
+            c2 = Vector256.FusedMultiplyAdd(h0 * dv, Vector256.ConvertToSingle(DotAbs(x0, q0, av)), c2);
+            e2 = Vector256.FusedMultiplyAdd(h1 * dv, Vector256.ConvertToSingle(DotAbs(x1, q1, av)), e2);
+            av = Vector256.Load(ab + 3L * lda); dv = Vector256.Create(db[3 * ldd]);
+            c3 = Vector256.FusedMultiplyAdd(h0 * dv, Vector256.ConvertToSingle(DotAbs(x0, q0, av)), c3);
+            e3 = Vector256.FusedMultiplyAdd(h1 * dv, Vector256.ConvertToSingle(DotAbs(x1, q1, av)), e3);
+        }
+        y0[0] = Vector256.Sum(c0); y0[ldy] = Vector256.Sum(c1); y0[2L * ldy] = Vector256.Sum(c2); y0[3L * ldy] = Vector256.Sum(c3);
+        y1[0] = Vector256.Sum(e0); y1[ldy] = Vector256.Sum(e1); y1[2L * ldy] = Vector256.Sum(e2); y1[3L * ldy] = Vector256.Sum(e3);
+    }
+
     static void Tokens4<TB>(byte* w, sbyte* a, float* ad, int nb, int lda, float* y, int ldy) where TB : struct, IBlock32
     {
         int ldd = lda / 32;
