@@ -196,7 +196,6 @@ public sealed class MambaBackprop
         // channels left over one by one (scalar; exp via DecayFactors, as in their backward recompute).
         const int groupsPerBlock = 16;
         int v8 = VectorScan ? e / 8 : 0, vb = (v8 + groupsPerBlock - 1) / groupsPerBlock, units = vb + (e - 8 * v8);
-        var aT = v8 > 0 ? ATransposed(aLog, e, n) : [];
         float[] delta = a.Delta, xs = a.Xs, y = a.Y, hbAll = a.Hb;
         Par.For(_pool, _b * units, (w0, w1) =>
         {
@@ -208,8 +207,16 @@ public sealed class MambaBackprop
                 int s = w / units, u = w % units;
                 if (u < vb)
                 {
-                    ScanVector8.Forward(8 * groupsPerBlock * u, Math.Min(groupsPerBlock, v8 - groupsPerBlock * u), s * T, T, e, n, L,
-                        xs, delta, dbn, xw, r, r + n, aT, dSkip, y, hbAll, s * e * chunks * n, chunks);
+                    unsafe
+                    {
+                        float* work = ScanVector8.AllocWork(ScanVector8.ForwardWorkFloats(groupsPerBlock, n));
+                        try
+                        {
+                            ScanVector8.Forward(8 * groupsPerBlock * u, Math.Min(groupsPerBlock, v8 - groupsPerBlock * u), s * T, T, e, n, L,
+                                xs, delta, dbn, xw, r, r + n, aLog, dSkip, y, hbAll, s * e * chunks * n, chunks, work);
+                        }
+                        finally { ScanVector8.FreeWork(work); }
+                    }
                     continue;
                 }
                 int c = 8 * v8 + (u - vb);
@@ -269,7 +276,6 @@ public sealed class MambaBackprop
         var dBC = Scratch("dBC", Groups * m * 2 * n, true);   // per channel group: [M, 2N] partial dB | dC
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
         long ts = Tick();
-        var aTb = VectorScan ? ATransposed(aLog, e, n) : [];
         Par.For(_pool, Groups, (g0, g1) =>
         {
             var hs = new float[(L + 1) * n];
@@ -278,108 +284,114 @@ public sealed class MambaBackprop
             var aa = new float[n];
             var gA = new float[n];
             int vg = VectorScan ? per / 8 : 0;   // 8-channel groups per channel group (the most; a group's tail has fewer)
-            var hv = new Vector256<float>[vg * (L + 1) * n];
-            var ev = new Vector256<float>[vg * L * n];
-            var dAv = new Vector256<float>[vg * n];
-            var dDv = new Vector256<float>[vg];
-            for (int grp = g0; grp < g1; grp++)
+            unsafe
             {
-                int off = grp * m * 2 * n;
-                int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
-                int groups8 = (cv - cg0) / 8;
-                if (groups8 > 0)
+                // aligned scratch: dA [vg, N, 8], dD [vg, 8], then the kernel's work
+                float* buf = vg > 0 ? ScanVector8.AllocWork(vg * n * 8 + vg * 8 + ScanVector8.BackwardWorkFloats(vg, n, L)) : null;
+                try
                 {
-                    Array.Clear(dAv); Array.Clear(dDv);
-                    for (int s = 0; s < _b; s++)
-                        ScanVector8.Backward(cg0, groups8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aTb, dSkip, a.Hb, s * e * chunks * n, chunks,
-                            dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, dDv, hv, ev);
-                    for (int gi = 0; gi < groups8; gi++)
-                        for (int j8 = 0; j8 < 8; j8++)
-                        {
-                            int c = cg0 + 8 * gi + j8;
-                            gD[c] += dDv[gi][j8];
-                            for (int j = 0; j < n; j++) gALog[c * n + j] += dAv[gi * n + j][j8] * aTb[j * e + c];
-                        }
-                }
-                for (int c = cv; c < cg1; c++)
-                {
-                    for (int j = 0; j < n; j++) { aa[j] = -MathF.Exp(aLog[c * n + j]); gA[j] = 0; }
-                    float gDc = 0;
-                    for (int s = 0; s < _b; s++)
+                    for (int grp = g0; grp < g1; grp++)
                     {
-                        Array.Clear(dhs);
-                        long hb = ((long)s * e + c) * chunks * n;
-                        for (int ch = chunks - 1; ch >= 0; ch--)
+                        int off = grp * m * 2 * n;
+                        int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
+                        int groups8 = (cv - cg0) / 8;
+                        if (groups8 > 0)
                         {
-                            int t0 = ch * L, t1 = Math.Min(T, t0 + L);
-                            // hs[0] = state before t0; hs[i+1] = state after step t0+i
-                            Array.Copy(a.Hb, hb + ch * n, hs, 0, n);
-                            for (int t = t0; t < t1; t++)
-                            {
-                                int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
-                                float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
-                                var da = das.AsSpan((t - t0) * n, n);
-                                DecayFactors(dl, aa, da);
-                                for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
-                            }
-                            for (int t = t1 - 1; t >= t0; t--)
-                            {
-                                int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n, bo = off + row * 2 * n;
-                                float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], gy = dy[row * e + c];
-                                gDc += gy * xv;
-                                float gx = gy * dSkip[c], gdl = 0;
-                                int j = 0;
-                                if (Vector256.IsHardwareAccelerated && n >= 8)
+                            float* dAv = buf, dDv = buf + vg * n * 8;
+                            new Span<float>(buf, vg * n * 8 + vg * 8).Clear();
+                            for (int s = 0; s < _b; s++)
+                                ScanVector8.Backward(cg0, groups8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aLog, dSkip, a.Hb, s * e * chunks * n, chunks,
+                                    dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, dDv, dDv + vg * 8);
+                            for (int gi = 0; gi < groups8; gi++)
+                                for (int j8 = 0; j8 < 8; j8++)
                                 {
-                                    // the loop below, eight states at a time; lanes summed at the end (fixed order)
-                                    var vgdl = Vector256<float>.Zero; var vgx = Vector256<float>.Zero;
-                                    var vgy = Vector256.Create(gy); var vdl = Vector256.Create(dl); var vxv = Vector256.Create(xv); var vdlxv = Vector256.Create(dl * xv);
-                                    for (; j + 8 <= n; j += 8)
+                                    int c = cg0 + 8 * gi + j8;
+                                    gD[c] += dDv[gi * 8 + j8];
+                                    for (int j = 0; j < n; j++) gALog[c * n + j] += dAv[(gi * n + j) * 8 + j8] * -MathF.Exp(aLog[c * n + j]);   // dA_log = dA·A
+                                }
+                        }
+                        for (int c = cv; c < cg1; c++)
+                        {
+                            for (int j = 0; j < n; j++) { aa[j] = -MathF.Exp(aLog[c * n + j]); gA[j] = 0; }
+                            float gDc = 0;
+                            for (int s = 0; s < _b; s++)
+                            {
+                                Array.Clear(dhs);
+                                long hb = ((long)s * e + c) * chunks * n;
+                                for (int ch = chunks - 1; ch >= 0; ch--)
+                                {
+                                    int t0 = ch * L, t1 = Math.Min(T, t0 + L);
+                                    // hs[0] = state before t0; hs[i+1] = state after step t0+i
+                                    Array.Copy(a.Hb, hb + ch * n, hs, 0, n);
+                                    for (int t = t0; t < t1; t++)
                                     {
-                                        var bj = Vector256.Create(dbn.AsSpan(o + r + j, 8));
-                                        var cj = Vector256.Create(dbn.AsSpan(o + r + n + j, 8));
-                                        var dh = Vector256.FusedMultiplyAdd(vgy, cj, Vector256.Create(dhs.AsSpan(j, 8)));
-                                        var ht = Vector256.Create(hs.AsSpan(hi + j, 8));
-                                        var hp = Vector256.Create(hs.AsSpan(hi - n + j, 8));
-                                        var dA = Vector256.Create(das.AsSpan((t - t0) * n + j, 8));
-                                        var av = Vector256.Create(aa.AsSpan(j, 8));
-                                        var cSlot = dBC.AsSpan(bo + n + j, 8);
-                                        Vector256.FusedMultiplyAdd(vgy, ht, Vector256.Create((ReadOnlySpan<float>)cSlot)).CopyTo(cSlot);
-                                        var gdA = dh * hp * dA;
-                                        vgdl = Vector256.FusedMultiplyAdd(gdA, av, vgdl);
-                                        vgdl = Vector256.FusedMultiplyAdd(dh * bj, vxv, vgdl);
-                                        var gAs = gA.AsSpan(j, 8);
-                                        Vector256.FusedMultiplyAdd(gdA, vdl, Vector256.Create((ReadOnlySpan<float>)gAs)).CopyTo(gAs);
-                                        var bSlot = dBC.AsSpan(bo + j, 8);
-                                        Vector256.FusedMultiplyAdd(dh, vdlxv, Vector256.Create((ReadOnlySpan<float>)bSlot)).CopyTo(bSlot);
-                                        vgx = Vector256.FusedMultiplyAdd(dh * vdl, bj, vgx);
-                                        (dh * dA).CopyTo(dhs.AsSpan(j, 8));
+                                        int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n;
+                                        float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c];
+                                        var da = das.AsSpan((t - t0) * n, n);
+                                        DecayFactors(dl, aa, da);
+                                        for (int j = 0; j < n; j++) hs[hi + j] = da[j] * hs[hi - n + j] + dl * dbn[o + r + j] * xv;
                                     }
-                                    gdl += Vector256.Sum(vgdl);
-                                    gx += Vector256.Sum(vgx);
+                                    for (int t = t1 - 1; t >= t0; t--)
+                                    {
+                                        int row = s * T + t, o = row * xw, hi = (t - t0 + 1) * n, bo = off + row * 2 * n;
+                                        float dl = a.Delta[row * e + c], xv = a.Xs[row * e + c], gy = dy[row * e + c];
+                                        gDc += gy * xv;
+                                        float gx = gy * dSkip[c], gdl = 0;
+                                        int j = 0;
+                                        if (Vector256.IsHardwareAccelerated && n >= 8)
+                                        {
+                                            // the loop below, eight states at a time; lanes summed at the end (fixed order)
+                                            var vgdl = Vector256<float>.Zero; var vgx = Vector256<float>.Zero;
+                                            var vgy = Vector256.Create(gy); var vdl = Vector256.Create(dl); var vxv = Vector256.Create(xv); var vdlxv = Vector256.Create(dl * xv);
+                                            for (; j + 8 <= n; j += 8)
+                                            {
+                                                var bj = Vector256.Create(dbn.AsSpan(o + r + j, 8));
+                                                var cj = Vector256.Create(dbn.AsSpan(o + r + n + j, 8));
+                                                var dh = Vector256.FusedMultiplyAdd(vgy, cj, Vector256.Create(dhs.AsSpan(j, 8)));
+                                                var ht = Vector256.Create(hs.AsSpan(hi + j, 8));
+                                                var hp = Vector256.Create(hs.AsSpan(hi - n + j, 8));
+                                                var dA = Vector256.Create(das.AsSpan((t - t0) * n + j, 8));
+                                                var av = Vector256.Create(aa.AsSpan(j, 8));
+                                                var cSlot = dBC.AsSpan(bo + n + j, 8);
+                                                Vector256.FusedMultiplyAdd(vgy, ht, Vector256.Create((ReadOnlySpan<float>)cSlot)).CopyTo(cSlot);
+                                                var gdA = dh * hp * dA;
+                                                vgdl = Vector256.FusedMultiplyAdd(gdA, av, vgdl);
+                                                vgdl = Vector256.FusedMultiplyAdd(dh * bj, vxv, vgdl);
+                                                var gAs = gA.AsSpan(j, 8);
+                                                Vector256.FusedMultiplyAdd(gdA, vdl, Vector256.Create((ReadOnlySpan<float>)gAs)).CopyTo(gAs);
+                                                var bSlot = dBC.AsSpan(bo + j, 8);
+                                                Vector256.FusedMultiplyAdd(dh, vdlxv, Vector256.Create((ReadOnlySpan<float>)bSlot)).CopyTo(bSlot);
+                                                vgx = Vector256.FusedMultiplyAdd(dh * vdl, bj, vgx);
+                                                (dh * dA).CopyTo(dhs.AsSpan(j, 8));
+                                            }
+                                            gdl += Vector256.Sum(vgdl);
+                                            gx += Vector256.Sum(vgx);
+                                        }
+                                        for (; j < n; j++)
+                                        {
+                                            float bj = dbn[o + r + j];
+                                            dhs[j] += gy * dbn[o + r + n + j];              // y_t = Σ h_t C_t
+                                            dBC[bo + n + j] += gy * hs[hi + j];             // dC
+                                            float dA = das[(t - t0) * n + j];
+                                            float gdA = dhs[j] * hs[hi - n + j] * dA;       // h_t = dA·h_{t-1} + Δ·B·x
+                                            gdl += gdA * aa[j] + dhs[j] * bj * xv;
+                                            gA[j] += gdA * dl;
+                                            dBC[bo + j] += dhs[j] * (dl * xv);              // dB
+                                            gx += dhs[j] * dl * bj;
+                                            dhs[j] *= dA;                                   // to h_{t-1}
+                                        }
+                                        dDelta[row * e + c] = gdl;
+                                        dXs[row * e + c] = gx;
+                                    }
                                 }
-                                for (; j < n; j++)
-                                {
-                                    float bj = dbn[o + r + j];
-                                    dhs[j] += gy * dbn[o + r + n + j];              // y_t = Σ h_t C_t
-                                    dBC[bo + n + j] += gy * hs[hi + j];             // dC
-                                    float dA = das[(t - t0) * n + j];
-                                    float gdA = dhs[j] * hs[hi - n + j] * dA;       // h_t = dA·h_{t-1} + Δ·B·x
-                                    gdl += gdA * aa[j] + dhs[j] * bj * xv;
-                                    gA[j] += gdA * dl;
-                                    dBC[bo + j] += dhs[j] * (dl * xv);              // dB
-                                    gx += dhs[j] * dl * bj;
-                                    dhs[j] *= dA;                                   // to h_{t-1}
-                                }
-                                dDelta[row * e + c] = gdl;
-                                dXs[row * e + c] = gx;
                             }
+                            // A = −exp(A_log) ⇒ dA_log = dA·A
+                            for (int j = 0; j < n; j++) gALog[c * n + j] += gA[j] * aa[j];
+                            gD[c] += gDc;
                         }
                     }
-                    // A = −exp(A_log) ⇒ dA_log = dA·A
-                    for (int j = 0; j < n; j++) gALog[c * n + j] += gA[j] * aa[j];
-                    gD[c] += gDc;
                 }
+                finally { if (buf != null) ScanVector8.FreeWork(buf); }
             }
         });
         Tock(2, ts);
@@ -480,14 +492,6 @@ public sealed class MambaBackprop
     }
 
     // ---------------------------------------------------------------- building blocks
-    /// <summary>A = −exp(A_log) transposed to [N, E] (the channel-vector scan loads 8 channels of one state index).</summary>
-    static float[] ATransposed(float[] aLog, int e, int n)
-    {
-        var t = new float[n * e];
-        for (int c = 0; c < e; c++) for (int j = 0; j < n; j++) t[j * e + c] = -MathF.Exp(aLog[c * n + j]);
-        return t;
-    }
-
     // Temporaries reused across layers and steps (one per purpose; each is used by one call at a time). Buffers that are
     // accumulated into are cleared; the others are fully overwritten before they are read.
     readonly Dictionary<(string, int), float[]> _scratch = new();
