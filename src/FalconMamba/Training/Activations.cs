@@ -4,7 +4,7 @@ namespace FalconMamba.Training;
 
 /// <summary>
 /// The element-wise activations of the Mamba block and their derivatives, 8 elements per Vector256 with the inline vector
-/// exp/log (a scalar MathF call per element cost ~10 % of a training step), each with its scalar reference (the tail
+/// exp/log (VectorExp, VectorLog: a scalar MathF call per element cost ~10 % of a training step), each with its scalar reference (the tail
 /// and the test oracle). Softplus follows torch: identity above 20. The gate is yg = y·SiLU(z).
 /// </summary>
 public static class Activations
@@ -17,7 +17,7 @@ public static class Activations
             for (; i + 8 <= x.Length; i += 8)
             {
                 var v = Vector256.Create(x.Slice(i, 8));
-                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), v, Vector256.Log(Vector256<float>.One + VectorExp.Exp(v))).CopyTo(y.Slice(i, 8));
+                Vector256.ConditionalSelect(Vector256.GreaterThan(v, Vector256.Create(20f)), v, VectorLog.Log(Vector256<float>.One + VectorExp.Exp(v))).CopyTo(y.Slice(i, 8));
             }
         SoftplusScalar(x[i..], y[i..]);
     }
