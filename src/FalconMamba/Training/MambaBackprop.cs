@@ -245,7 +245,7 @@ public sealed class MambaBackprop
                 Activations.Gate(a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), a.Yg.AsSpan(row * e, e));
         }, grain: 4);
         Linear(a.Yg, p[pre + "mixer.out_proj.weight"], _c.UseBias ? p[pre + "mixer.out_proj.bias"] : null, hOut, m, e, d);
-        for (int i = 0; i < m * d; i++) hOut[i] += a.H[i];
+        System.Numerics.Tensors.TensorPrimitives.Add(hOut.AsSpan(0, m * d), a.H.AsSpan(0, m * d), hOut.AsSpan(0, m * d));
     }
 
     // ---------------------------------------------------------------- backward of one block; dh: [M, D] in/out
@@ -539,15 +539,7 @@ public sealed class MambaBackprop
         x = LinearOperand("x", x, m * i);
         Gemm.MatMulAT(dy, x, gw, o, m, i, true, _pool);
         if (gb != null)
-            Par.For(_pool, o, (j0, j1) =>
-            {
-                for (int j = j0; j < j1; j++)
-                {
-                    float s = 0;
-                    for (int row = 0; row < m; row++) s += dy[row * o + j];
-                    gb[j] += s;
-                }
-            });
+            Par.For(_pool, (o + RowKernels.ColumnBlock - 1) / RowKernels.ColumnBlock, (b0, b1) => RowKernels.AddColumnSums(dy, m, o, gb, b0, b1));
         Gemm.MatMul(dy, LinearOperand("w", w, o * i), dx, m, o, i, false, _pool);
         Tock(0, t0);
     }
@@ -567,44 +559,14 @@ public sealed class MambaBackprop
         return dst;
     }
 
-    void RmsNormRows(float[] x, float[] w, float[] y, float[] rstd, int m, int d, float eps)
-    {
-        Par.For(_pool, m, (r0, r1) =>
-        {
-            for (int row = r0; row < r1; row++)
-            {
-                var xr = x.AsSpan(row * d, d);
-                float ss = 0;
-                for (int j = 0; j < d; j++) ss += xr[j] * xr[j];
-                float rs = 1 / MathF.Sqrt(ss / d + eps);
-                rstd[row] = rs;
-                for (int j = 0; j < d; j++) y[row * d + j] = xr[j] * rs * w[j];
-            }
-        }, grain: 8);
-    }
+    void RmsNormRows(float[] x, float[] w, float[] y, float[] rstd, int m, int d, float eps) =>
+        Par.For(_pool, m, (r0, r1) => RowKernels.RmsNormForward(x, w, y, rstd, r0, r1, d, eps), grain: 8);
 
     /// <summary>y = w·x·rstd: dx += rstd·(w·dy) − x·rstd³/d·Σ(w·dy·x); gw += Σ_rows dy·x·rstd.</summary>
     void RmsNormBackward(float[] x, float[] w, float[] rstd, float[] dy, float[] dx, float[] gw, int m, int d)
     {
-        Par.For(_pool, m, (r0, r1) =>
-        {
-            for (int row = r0; row < r1; row++)
-            {
-                float rs = rstd[row], dot = 0;
-                for (int j = 0; j < d; j++) dot += w[j] * dy[row * d + j] * x[row * d + j];
-                float coef = dot * rs * rs * rs / d;
-                for (int j = 0; j < d; j++) dx[row * d + j] += rs * w[j] * dy[row * d + j] - x[row * d + j] * coef;
-            }
-        }, grain: 8);
-        Par.For(_pool, d, (j0, j1) =>
-        {
-            for (int j = j0; j < j1; j++)
-            {
-                float s = 0;
-                for (int row = 0; row < m; row++) s += dy[row * d + j] * x[row * d + j] * rstd[row];
-                gw[j] += s;
-            }
-        }, grain: 8);
+        Par.For(_pool, m, (r0, r1) => RowKernels.RmsNormBackwardInput(x, w, rstd, dy, dx, r0, r1, d), grain: 8);
+        Par.For(_pool, (d + RowKernels.ColumnBlock - 1) / RowKernels.ColumnBlock, (b0, b1) => RowKernels.AddWeightedColumnSums(dy, x, rstd, m, d, gw, b0, b1));
     }
 
     static float NormSeg(float[] x, float[] y, int o, int len, float eps)
