@@ -34,7 +34,54 @@ public static unsafe class PackedGemm
     /// C[M,N] (+)= op(A)·op(B): with <paramref name="transA"/> A is stored [K, M] (element (i,p) at a[p·lda + i]), with
     /// <paramref name="transB"/> B is stored [N, K] (element (p,j) at b[j·ldb + p]).
     /// </summary>
-    public static void MatMul(float* a, int lda, bool transA, float* b, int ldb, bool transB, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null)
+    public static void MatMul(float* a, int lda, bool transA, float* b, int ldb, bool transB, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool = null) =>
+        Run(a, lda, transA, b, ldb, transB, null, c, ldc, m, n, k, accumulate, pool);
+
+    /// <summary>
+    /// op(B) [K, N] packed once in the kernel's layout, every K panel (panel q at nStrips·NR·q·KC), for a B that many
+    /// products share: the lm_head is packed once per training step instead of once per loss chunk (for the 64-row
+    /// chunks, packing the 4096×256 head — the transposed form element by element — took as long as a third of the
+    /// chunk's product). The products read it exactly as they read B packed per call, so results are bit-identical.
+    /// </summary>
+    public sealed class PackedB
+    {
+        internal float[] Data = [];
+        /// <summary>Rows of op(B) (the product's K).</summary>
+        public int K { get; internal set; }
+        /// <summary>Columns of op(B) (the product's N).</summary>
+        public int N { get; internal set; }
+    }
+
+    /// <summary>Packs op(B) [K, N] (B stored [N, K] when <paramref name="transB"/>) into <paramref name="reuse"/> (or a new <see cref="PackedB"/>).</summary>
+    public static PackedB PackB(float[] b, int ldb, bool transB, int k, int n, WorkerPool? pool = null, PackedB? reuse = null)
+    {
+        if (k <= 0 || n <= 0) throw new ArgumentException("PackB: empty operand");
+        if ((long)(transB ? n - 1 : k - 1) * ldb + (transB ? k : n) > b.Length) throw new ArgumentException("PackB: array too small");
+        int nStrips = (n + NR - 1) / NR;
+        var pk = reuse ?? new PackedB();
+        long len = (long)nStrips * NR * k;
+        if (len > Array.MaxLength) throw new ArgumentException("PackB: operand too large");
+        if (pk.Data.Length != len) pk.Data = new float[len];
+        pk.K = k; pk.N = n;
+        fixed (float* pb = b) fixed (float* dst = pk.Data)
+            for (int p0 = 0; p0 < k; p0 += KC)
+            {
+                var pack = new PackBBody { B = pb, Ldb = ldb, TransB = transB, N = n, Dst = dst + (long)nStrips * NR * p0, P0 = p0, Kc = Math.Min(KC, k - p0) };
+                if (pool == null || pool.ThreadCount == 1) pack.Invoke(0, nStrips, 0); else pool.For(nStrips, pack);
+            }
+        return pk;
+    }
+
+    /// <summary>C[M,N] (+)= op(A)·B with B packed by <see cref="PackB"/> (K and N from it).</summary>
+    public static void MatMul(float[] a, int aOff, int lda, bool transA, PackedB b, float[] c, int cOff, int ldc, int m, bool accumulate, WorkerPool? pool = null)
+    {
+        if (m > 0 && ((long)(transA ? b.K - 1 : m - 1) * lda + (transA ? m : b.K) + aOff > a.Length || (long)(m - 1) * ldc + b.N + cOff > c.Length))
+            throw new ArgumentException("gemm: buffers too small for the packed product");
+        fixed (float* pa = a) fixed (float* pb = b.Data) fixed (float* pc = c)
+            Run(pa + aOff, lda, transA, null, 0, false, pb, pc + cOff, ldc, m, b.N, b.K, accumulate, pool);
+    }
+
+    static void Run(float* a, int lda, bool transA, float* b, int ldb, bool transB, float* prepacked, float* c, int ldc, int m, int n, int k, bool accumulate, WorkerPool? pool)
     {
         if (m <= 0 || n <= 0) return;
         if (k <= 0)
@@ -47,7 +94,7 @@ public static unsafe class PackedGemm
         // Block width: NBMax columns, narrower when that leaves too few blocks for the threads (the loss chunk's short M).
         int nb = NBMax;
         while (nb > NR && mBlocks * ((n + nb - 1) / nb) < 2 * threads) nb /= 2;
-        var packB = System.Buffers.ArrayPool<float>.Shared.Rent(nStrips * NR * KC);
+        var packB = prepacked == null ? System.Buffers.ArrayPool<float>.Shared.Rent(nStrips * NR * KC) : [];
         try
         {
             fixed (float* pb = packB)
@@ -57,15 +104,19 @@ public static unsafe class PackedGemm
                 for (int p0 = 0; p0 < k; p0 += KC)
                 {
                     int kc = Math.Min(KC, k - p0);
-                    pack.P0 = p0; pack.Kc = kc;
                     body.P0 = p0; body.Kc = kc; body.Load = accumulate || p0 > 0;
-                    if (threads == 1 || (long)kc * n < 32768) pack.Invoke(0, nStrips, 0); else pool!.For(nStrips, pack);
+                    if (prepacked != null) body.PackedB = prepacked + (long)nStrips * NR * p0;
+                    else
+                    {
+                        pack.P0 = p0; pack.Kc = kc;
+                        if (threads == 1 || (long)kc * n < 32768) pack.Invoke(0, nStrips, 0); else pool!.For(nStrips, pack);
+                    }
                     int units = mBlocks * body.NBlocks;
                     if (threads == 1 || units == 1) body.Invoke(0, units, 0); else pool!.For(units, body);
                 }
             }
         }
-        finally { System.Buffers.ArrayPool<float>.Shared.Return(packB); }
+        finally { if (prepacked == null) System.Buffers.ArrayPool<float>.Shared.Return(packB); }
     }
 
     /// <summary>Array form of the pointer MatMul with offsets.</summary>

@@ -445,24 +445,26 @@ public sealed class MambaBackprop
     }
 
     // ---------------------------------------------------------------- cross-entropy over vocabulary chunks
+    PackedGemm.PackedB? _headForLogits, _headForDx;
+
     double CrossEntropy(float[] head, int[] targets, float[]? dy, float[]? dHead, float scale)
     {
         int m = _m, d = _c.HiddenSize, v = _c.VocabSize, rows = Math.Min(LossChunk, m);
-        var headT = Scratch("headT", d * v, false);
-        Gemm.Transpose(head, headT, v, d, _pool);
-        LinearOperand("headT", headT, d * v, inPlace: true);
-        var headB = dy != null ? LinearOperand("head", head, v * d) : head;   // W_head for dx = dlogits·W_head
+        // W_head [V, D] packed once per call for both of its products (not once per chunk): logits = x·W_headᵀ and
+        // dx = dlogits·W_head
+        var headW = LinearOperand("head", head, v * d);
+        _headForLogits = PackedGemm.PackB(headW, d, true, d, v, _pool, _headForLogits);
+        if (dy != null) _headForDx = PackedGemm.PackB(headW, d, false, v, d, _pool, _headForDx);
         var x = Scratch("ceX", rows * d, false);
         var logits = Scratch("logits", rows * v, false);
         var lossRow = new double[rows];
-        float[]? dx = dy != null ? Scratch("ceDx", rows * d, false) : null;
         double total = 0;
         for (int r0 = 0; r0 < m; r0 += rows)
         {
             int cnt = Math.Min(rows, m - r0);
             Array.Copy(_yF, r0 * d, x, 0, cnt * d);
             LinearOperand("ceX", x, cnt * d, inPlace: true);
-            Gemm.MatMul(x, headT, logits, cnt, d, v, false, _pool);
+            PackedGemm.MatMul(x, 0, d, false, _headForLogits, logits, 0, v, cnt, false, _pool);
             Par.For(_pool, cnt, (i0, i1) =>
             {
                 for (int i = i0; i < i1; i++)
@@ -484,8 +486,7 @@ public sealed class MambaBackprop
             if (dy == null) continue;
             // dx = dlogits·W_head; dW_head += dlogitsᵀ·x
             LinearOperand("dlogits", logits, cnt * v, inPlace: true);
-            Gemm.MatMul(logits, headB, dx!, cnt, v, d, false, _pool);
-            Array.Copy(dx!, 0, dy, r0 * d, cnt * d);
+            PackedGemm.MatMul(logits, 0, v, false, _headForDx!, dy, r0 * d, d, cnt, false, _pool);
             Gemm.MatMulAT(logits, x, dHead!, v, cnt, d, true, _pool);
         }
         return total;

@@ -74,6 +74,30 @@ public class PackedGemmTests
         }
     }
 
+    [Theory]
+    [InlineData(64, 300, 70, true)]     // the lm_head's logits form: B = W [N, K] stored transposed, ragged N
+    [InlineData(64, 70, 300, false)]    // its dx form: K over two panels
+    [InlineData(5, 33, 9, false)]
+    public void PrepackedBIsBitIdenticalToPackingPerCall(int m, int n, int k, bool transB)
+    {
+        var rng = new Random(m + 10 * n + 100 * k);
+        float[] R(int len) => Enumerable.Range(0, len).Select(_ => (float)(rng.NextDouble() * 2 - 1)).ToArray();
+        int lda = k + 1, ldb = (transB ? k : n) + 2, ldc = n + 3;
+        var a = R(m * lda); var b = R((transB ? n : k) * ldb); var c0 = R(m * ldc);
+        using var pool = new WorkerPool(2);
+        var packed = PackedGemm.PackB(b, ldb, transB, k, n, pool);
+        packed = PackedGemm.PackB(b, ldb, transB, k, n, null, packed);   // repacking into the same buffer
+        foreach (var acc in new[] { false, true })
+        {
+            var cRef = c0.ToArray(); var c1 = c0.ToArray(); var c2 = c0.ToArray();
+            PackedGemm.MatMulReference(a, lda, false, b, ldb, transB, cRef, ldc, m, n, k, acc);
+            PackedGemm.MatMul(a, 0, lda, false, packed, c1, 0, ldc, m, acc, null);
+            PackedGemm.MatMul(a, 0, lda, false, packed, c2, 0, ldc, m, acc, pool);
+            Assert.Equal(cRef, c1);
+            Assert.Equal(cRef, c2);
+        }
+    }
+
     [Fact]
     public void TransposeIsExact()
     {
