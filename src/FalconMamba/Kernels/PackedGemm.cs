@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace FalconMamba.Kernels;
 
@@ -295,6 +296,15 @@ public static unsafe class PackedGemm
                         for (; r < mr; r++) dst[p * mr + r] = 0;
                     }
                 }
+                else if (rows == 8 && mr == 8 && Avx.IsSupported)
+                {
+                    // A stored [M, K]: 8×8 blocks transposed in registers (a scalar gather wrote one float per store)
+                    float* src = A + (long)(i0 + s) * Lda + P0;
+                    int p = 0;
+                    for (; p + 8 <= kc; p += 8) Transpose8x8(src + p, Lda, dst + p * 8);
+                    for (; p < kc; p++)
+                        for (int r = 0; r < 8; r++) dst[p * 8 + r] = src[(long)r * Lda + p];
+                }
                 else
                     for (int r = 0; r < mr; r++)
                     {
@@ -307,6 +317,25 @@ public static unsafe class PackedGemm
                     }
             }
         }
+    }
+
+    // dst[c·8 + r] = src[r·ld + c] for an 8×8 block (rows r of src become the lanes of dst's 8 vectors).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static void Transpose8x8(float* src, int ld, float* dst)
+    {
+        var r0 = Avx.LoadVector256(src); var r1 = Avx.LoadVector256(src + ld);
+        var r2 = Avx.LoadVector256(src + 2L * ld); var r3 = Avx.LoadVector256(src + 3L * ld);
+        var r4 = Avx.LoadVector256(src + 4L * ld); var r5 = Avx.LoadVector256(src + 5L * ld);
+        var r6 = Avx.LoadVector256(src + 6L * ld); var r7 = Avx.LoadVector256(src + 7L * ld);
+        // pairs of rows interleaved, then 4-row groups, then the 128-bit halves exchanged
+        var t0 = Avx.UnpackLow(r0, r1); var t1 = Avx.UnpackHigh(r0, r1); var t2 = Avx.UnpackLow(r2, r3); var t3 = Avx.UnpackHigh(r2, r3);
+        var t4 = Avx.UnpackLow(r4, r5); var t5 = Avx.UnpackHigh(r4, r5); var t6 = Avx.UnpackLow(r6, r7); var t7 = Avx.UnpackHigh(r6, r7);
+        var u0 = Avx.Shuffle(t0, t2, 0x44); var u1 = Avx.Shuffle(t0, t2, 0xEE); var u2 = Avx.Shuffle(t1, t3, 0x44); var u3 = Avx.Shuffle(t1, t3, 0xEE);
+        var u4 = Avx.Shuffle(t4, t6, 0x44); var u5 = Avx.Shuffle(t4, t6, 0xEE); var u6 = Avx.Shuffle(t5, t7, 0x44); var u7 = Avx.Shuffle(t5, t7, 0xEE);
+        Avx.Store(dst, Avx.Permute2x128(u0, u4, 0x20)); Avx.Store(dst + 8, Avx.Permute2x128(u1, u5, 0x20));
+        Avx.Store(dst + 16, Avx.Permute2x128(u2, u6, 0x20)); Avx.Store(dst + 24, Avx.Permute2x128(u3, u7, 0x20));
+        Avx.Store(dst + 32, Avx.Permute2x128(u0, u4, 0x31)); Avx.Store(dst + 40, Avx.Permute2x128(u1, u5, 0x31));
+        Avx.Store(dst + 48, Avx.Permute2x128(u2, u6, 0x31)); Avx.Store(dst + 56, Avx.Permute2x128(u3, u7, 0x31));
     }
 
     // C[8, 32] = (load ? C : 0) + Apack[kc][8] · Bpack[kc][32]; 16 zmm accumulators.
