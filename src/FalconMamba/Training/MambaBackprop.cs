@@ -276,32 +276,36 @@ public sealed class MambaBackprop
         var dBC = Scratch("dBC", Groups * m * 2 * n, true);   // per channel group: [M, 2N] partial dB | dC
         int chunks = (T + ScanChunk - 1) / ScanChunk, L = ScanChunk, per = (e + Groups - 1) / Groups;
         long ts = Tick();
-        Par.For(_pool, Groups, (g0, g1) =>
+        // Consecutive groups run as one unit when every group is whole 8-channel blocks: the vector scan's per-row work
+        // (the row's loads, B and C broadcast) is then shared by more blocks, while the dB/dC partial sums stay per group,
+        // so the results do not depend on the grouping (or on the thread count it is chosen from).
+        int gpu = VectorScan && e % (8 * Groups) == 0 ? Math.Clamp(Groups / (2 * _pool.ThreadCount), 1, 4) : 1;
+        Par.For(_pool, Groups / gpu, (u0, u1) =>
         {
             var hs = new float[(L + 1) * n];
             var das = new float[L * n];   // exp(Δ·A) of the chunk, reused by the reverse sweep
             var dhs = new float[n];
             var aa = new float[n];
             var gA = new float[n];
-            int vg = VectorScan ? per / 8 : 0;   // 8-channel groups per channel group (the most; a group's tail has fewer)
+            int vg = VectorScan ? gpu * per / 8 : 0;   // 8-channel blocks per unit (the most; a group's tail has fewer)
             unsafe
             {
                 // aligned scratch: dA [vg, N, 8], dD [vg, 8], then the kernel's work
                 float* buf = vg > 0 ? ScanVector8.AllocWork(vg * n * 8 + vg * 8 + ScanVector8.BackwardWorkFloats(vg, n, L)) : null;
                 try
                 {
-                    for (int grp = g0; grp < g1; grp++)
+                    for (int u = u0; u < u1; u++)
                     {
-                        int off = grp * m * 2 * n;
-                        int cg0 = grp * per, cg1 = Math.Min(e, (grp + 1) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
-                        int groups8 = (cv - cg0) / 8;
+                        int grp = u * gpu, off = grp * m * 2 * n;
+                        int cg0 = grp * per, cg1 = Math.Min(e, (grp + gpu) * per), cv = VectorScan ? cg0 + Math.Max(0, cg1 - cg0) / 8 * 8 : cg0;
+                        int groups8 = (cv - cg0) / 8, slice = gpu > 1 ? per / 8 : groups8;
                         if (groups8 > 0)
                         {
                             float* dAv = buf, dDv = buf + vg * n * 8;
                             new Span<float>(buf, vg * n * 8 + vg * 8).Clear();
                             for (int s = 0; s < _b; s++)
                                 ScanVector8.Backward(cg0, groups8, s * T, T, e, n, L, a.Xs, a.Delta, dbn, xw, r, r + n, aLog, dSkip, a.Hb, s * e * chunks * n, chunks,
-                                    dy, dXs, dDelta, dBC, 2 * n, off, off + n, dAv, dDv, dDv + vg * 8);
+                                    dy, dXs, dDelta, dBC, 2 * n, off, off + n, slice, m * 2 * n, dAv, dDv, dDv + vg * 8);
                             for (int gi = 0; gi < groups8; gi++)
                                 for (int j8 = 0; j8 < 8; j8++)
                                 {

@@ -139,16 +139,20 @@ public static unsafe class ScanVector8
 
     /// <summary>
     /// Backward for channels c0..c0+8·groups−1 of one sequence: writes dx, dDelta (overwrite), adds to dBC (row stride
-    /// dld, B at dbOff, C at dcOff; the groups' contributions are summed as vectors, then across lanes once per row),
-    /// dA ([groups, N, 8], gradient wrt A) and dD ([groups, 8]). work: 64-byte aligned, <see cref="BackwardWorkFloats"/>
+    /// dld, B at dbOff, C at dcOff), dA ([groups, N, 8], gradient wrt A) and dD ([groups, 8]). The dB/dC contributions
+    /// are summed per slice of <paramref name="sliceBlocks"/> consecutive blocks — as vectors over the slice's blocks,
+    /// then across lanes once per row — into the slice's own partial dBC, <paramref name="sliceStride"/> floats after the
+    /// previous one; so a caller can hand several slices to one call (the per-row work — the row's loads, B and C
+    /// broadcast — is then shared by more blocks) and get the same sums as from one call per slice. work: 64-byte aligned, <see cref="BackwardWorkFloats"/>
     /// floats (the chunk's recomputed states and exp(Δ·A), the adjoint of h, the row's broadcast B and C and the dB/dC
     /// partial sums). exp(Δ·A) is computed once per (step, state, channel): the recompute of a chunk's states keeps it
     /// for the reverse sweep. Time is the outer loop and the groups the inner one (contiguous row segments, as in Forward).
     /// </summary>
     public static void Backward(int c0, int groups, int r0, int T, int E, int N, int chunk,
         float[] x, float[] delta, float[] bc, int ldbc, int bOff, int cOff, float[] aLog, float[] dSkip, float[] ck, int ckBase, int nCk,
-        float[] dy, float[] dx, float[] dDelta, float[] dBC, int dld, int dbOff, int dcOff, float* dA, float* dD, float* work)
+        float[] dy, float[] dx, float[] dDelta, float[] dBC, int dld, int dbOff, int dcOff, int sliceBlocks, int sliceStride, float* dA, float* dD, float* work)
     {
+        if (sliceBlocks < 1 || groups % sliceBlocks != 0) throw new ArgumentException("the blocks must divide into whole slices");
         int n8 = N * 8, nChunks = (T + chunk - 1) / chunk, hStride = (chunk + 1) * n8, eStride = chunk * n8;
         // hs [groups, chunk+1, N, 8]: hs[i] = state before step t0+i; ea [groups, chunk, N, 8]: exp(Δ·A) of step t0+i;
         // g [groups, N, 8]: dLoss/dh after the step being processed
@@ -183,23 +187,27 @@ public static unsafe class ScanVector8
                     int r = r0 + t0 + i;
                     Broadcast8(pbc + r * ldbc + bOff, b8, N);
                     Broadcast8(pbc + r * ldbc + cOff, c8, N);
-                    new Span<float>(pB, 2 * n8).Clear();
-                    for (int gi = 0; gi < groups; gi++)
+                    for (int sl = 0; sl < groups; sl += sliceBlocks)
                     {
-                        int cg = c0 + 8 * gi;
-                        var dt = Vector256.Load(pd + r * E + cg);
-                        var xv = Vector256.Load(px + r * E + cg);
-                        var dyv = Vector256.Load(pdy + r * E + cg);
-                        var dDt = StepBackward(pd + r * E + cg, px + r * E + cg, pdy + r * E + cg, aBlk + gi * n8, b8, c8, hs + gi * hStride + i * n8,
-                            ea + gi * eStride + i * n8, gAll + gi * n8, dA + gi * n8, pB, pC, N, out var sgb);
-                        Vector256.FusedMultiplyAdd(sgb, xv, dDt).Store(pdd + r * E + cg);
-                        // dx = Σ_n g·B·Δ + D·dy
-                        Vector256.FusedMultiplyAdd(Vector256.Load(pD + cg), dyv, sgb * dt).Store(pdx + r * E + cg);
-                        (Vector256.Load(dD + 8 * gi) + dyv * xv).Store(dD + 8 * gi);
+                        new Span<float>(pB, 2 * n8).Clear();
+                        for (int gi = sl; gi < sl + sliceBlocks; gi++)
+                        {
+                            int cg = c0 + 8 * gi;
+                            var dt = Vector256.Load(pd + r * E + cg);
+                            var xv = Vector256.Load(px + r * E + cg);
+                            var dyv = Vector256.Load(pdy + r * E + cg);
+                            var dDt = StepBackward(pd + r * E + cg, px + r * E + cg, pdy + r * E + cg, aBlk + gi * n8, b8, c8, hs + gi * hStride + i * n8,
+                                ea + gi * eStride + i * n8, gAll + gi * n8, dA + gi * n8, pB, pC, N, out var sgb);
+                            Vector256.FusedMultiplyAdd(sgb, xv, dDt).Store(pdd + r * E + cg);
+                            // dx = Σ_n g·B·Δ + D·dy
+                            Vector256.FusedMultiplyAdd(Vector256.Load(pD + cg), dyv, sgb * dt).Store(pdx + r * E + cg);
+                            (Vector256.Load(dD + 8 * gi) + dyv * xv).Store(dD + 8 * gi);
+                        }
+                        // dB[n] += Σ_lanes Σ_slice's blocks pB[n], dC likewise: eight state indices per transposing reduction
+                        long so = (long)(sl / sliceBlocks) * sliceStride + (long)r * dld;
+                        AddLaneSums((Vector256<float>*)pB, N, pdbc + so + dbOff);
+                        AddLaneSums((Vector256<float>*)pC, N, pdbc + so + dcOff);
                     }
-                    // dB[n] += Σ_lanes Σ_groups pB[n], dC likewise: eight state indices per transposing reduction
-                    AddLaneSums((Vector256<float>*)pB, N, pdbc + (long)r * dld + dbOff);
-                    AddLaneSums((Vector256<float>*)pC, N, pdbc + (long)r * dld + dcOff);
                 }
             }
         }

@@ -143,6 +143,32 @@ public class GradientTests
     }
 
     [Fact]
+    public void ScanBackwardUnitsDoNotChangeTheGradients()
+    {
+        // E = 256 fills the 16 dB/dC groups with whole 8-channel blocks, so the scan backward runs 4, 2 or 1 groups per
+        // unit for 1, 4 or 8 threads; the per-group partial sums are the same, so the gradients must be bit-identical.
+        var cfg = Tiny("falcon_mamba", false, d: 16, e: 256, n: 16, v: 40);
+        var p = MambaParameters.Initialize(cfg, 4);
+        var rng = new Random(8);
+        var tok = Enumerable.Range(0, 2 * 19).Select(_ => rng.Next(40)).ToArray();
+        MambaParameters Grads(int threads, out double loss)
+        {
+            using var pool = new WorkerPool(threads);
+            var g = p.ZerosLike();
+            loss = new MambaBackprop(cfg, pool, 8).Run(p, tok, tok, 2, 19, g, 1f / tok.Length);
+            return g;
+        }
+        var g1 = Grads(1, out var l1); var g4 = Grads(4, out var l4); var g8 = Grads(8, out var l8);
+        Assert.Equal(l1, l4); Assert.Equal(l1, l8);
+        for (int i = 0; i < p.Tensors.Count; i++)
+        {
+            Assert.Equal(g1.Tensors[i].Data, g4.Tensors[i].Data);
+            Assert.Equal(g1.Tensors[i].Data, g8.Tensors[i].Data);
+        }
+        Assert.Contains(g1.Tensors, t => t.Data.Any(v => v != 0));
+    }
+
+    [Fact]
     public void VectorScanMatchesTheScalarScanLoop()
     {
         // E = 136 over 16 fixed groups → 9 channels per group: one 8-channel vector block + one scalar channel in the
