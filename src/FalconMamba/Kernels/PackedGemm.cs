@@ -254,6 +254,8 @@ public static unsafe class PackedGemm
                                 if (Use512) Micro512(pa + si * kc, bs, kc, cptr, Ldc, Load);
                                 else Micro256(pa + si * kc, bs, kc, cptr, Ldc, Load);
                             }
+                            else if (Use512 && rows == mr && cols == 16)
+                                Micro512x16(pa + si * kc, bs, kc, cptr, Ldc, Load);   // a half strip (N = 16 or 48): no wasted half, no copy of C
                             else
                             {
                                 // Edge tile: run a full micro-tile on a copy of the valid part of C (rest zero), copy back.
@@ -372,6 +374,30 @@ public static unsafe class PackedGemm
         c20.Store(r2); c21.Store(r2 + 16); c30.Store(r3); c31.Store(r3 + 16);
         c40.Store(r4); c41.Store(r4 + 16); c50.Store(r5); c51.Store(r5 + 16);
         c60.Store(r6); c61.Store(r6 + 16); c70.Store(r7); c71.Store(r7 + 16);
+    }
+
+    // C[8, 16] = (load ? C : 0) + Apack[kc][8] · (the first 16 columns of Bpack[kc][32]); 8 zmm accumulators. The same
+    // per-element FMA order as Micro512, for strips with 16 valid columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Micro512x16(float* a, float* b, int kc, float* c, int ldc, bool load)
+    {
+        float* r0 = c, r1 = c + ldc, r2 = r1 + ldc, r3 = r2 + ldc, r4 = r3 + ldc, r5 = r4 + ldc, r6 = r5 + ldc, r7 = r6 + ldc;
+        Vector512<float> c0 = default, c1 = default, c2 = default, c3 = default, c4 = default, c5 = default, c6 = default, c7 = default;
+        if (load)
+        {
+            c0 = Vector512.Load(r0); c1 = Vector512.Load(r1); c2 = Vector512.Load(r2); c3 = Vector512.Load(r3);
+            c4 = Vector512.Load(r4); c5 = Vector512.Load(r5); c6 = Vector512.Load(r6); c7 = Vector512.Load(r7);
+        }
+        for (int p = 0; p < kc; p++)
+        {
+            var b0 = Vector512.Load(b);
+            c0 = Vector512.FusedMultiplyAdd(Vector512.Create(a[0]), b0, c0); c1 = Vector512.FusedMultiplyAdd(Vector512.Create(a[1]), b0, c1);
+            c2 = Vector512.FusedMultiplyAdd(Vector512.Create(a[2]), b0, c2); c3 = Vector512.FusedMultiplyAdd(Vector512.Create(a[3]), b0, c3);
+            c4 = Vector512.FusedMultiplyAdd(Vector512.Create(a[4]), b0, c4); c5 = Vector512.FusedMultiplyAdd(Vector512.Create(a[5]), b0, c5);
+            c6 = Vector512.FusedMultiplyAdd(Vector512.Create(a[6]), b0, c6); c7 = Vector512.FusedMultiplyAdd(Vector512.Create(a[7]), b0, c7);
+            a += 8; b += 32;
+        }
+        c0.Store(r0); c1.Store(r1); c2.Store(r2); c3.Store(r3); c4.Store(r4); c5.Store(r5); c6.Store(r6); c7.Store(r7);
     }
 
     // C[6, 16] = (load ? C : 0) + Apack[kc][6] · Bpack[kc][16]; 12 ymm accumulators.

@@ -46,6 +46,8 @@ public class PackedGemmTests
     [InlineData(37, 70, 300, false, true)]     // Linear forward form: B stored [N, K]
     [InlineData(130, 260, 33, false, true)]
     [InlineData(64, 48, 512, true, true)]
+    [InlineData(40, 48, 300, false, true)]     // x_proj forward form: N = 48 ends in a 16-column half strip
+    [InlineData(24, 16, 70, false, false)]     // dt_proj dX form: N = 16
     public void TransposedOperandsMatchTheScalarReference(int m, int n, int k, bool transA, bool transB)
     {
         var rng = new Random(m * 1000 + n + k + (transA ? 7 : 0) + (transB ? 11 : 0));
