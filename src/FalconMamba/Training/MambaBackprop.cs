@@ -406,8 +406,8 @@ public sealed class MambaBackprop
             for (int row = r0; row < r1; row++)
                 for (int grp = 0; grp < Groups; grp++)
                 {
-                    int bo = grp * m * 2 * n + row * 2 * n;
-                    for (int j = 0; j < 2 * n; j++) dDbn[row * xw + r + j] += dBC[bo + j];
+                    var dst = dDbn.AsSpan(row * xw + r, 2 * n);
+                    System.Numerics.Tensors.TensorPrimitives.Add(dst, dBC.AsSpan(grp * m * 2 * n + row * 2 * n, 2 * n), dst);
                 }
         }, grain: 16);
         // softplus: dDtRaw = dΔ·σ(dtraw) (identity above the threshold 20, as torch)
@@ -524,7 +524,7 @@ public sealed class MambaBackprop
     {
         long t0 = Tick();
         Gemm.MatMulBT(LinearOperand("x", x, m * i), LinearOperand("w", w, o * i), y, m, i, o, false, _pool);
-        if (b != null) for (int row = 0; row < m; row++) for (int j = 0; j < o; j++) y[row * o + j] += b[j];
+        if (b != null) Par.For(_pool, m, (r0, r1) => { for (int row = r0; row < r1; row++) System.Numerics.Tensors.TensorPrimitives.Add(y.AsSpan(row * o, o), b.AsSpan(0, o), y.AsSpan(row * o, o)); }, grain: 16);
         Tock(0, t0);
     }
 
