@@ -81,9 +81,13 @@ internal static class TrainBench
         void Step() { g.Clear(); bp.Run(p, tok, tgt, batch, ctx, g, 1f / tok.Length); AdamW.ClipGlobalNorm(g, 1); opt.Update(p, g, 1e-3); }
         Step(); Step();   // warm-up (JIT tiers, buffers)
         bp.ResetProfile();
+        var proc = Process.GetCurrentProcess();
+        var cpu0 = proc.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         for (int i = 0; i < steps; i++) Step();
         double sec = sw.Elapsed.TotalSeconds / steps, tps = tok.Length / sec;
+        proc.Refresh();
+        double cpuSec = (proc.TotalProcessorTime - cpu0).TotalSeconds / steps;
         long e = cfg.IntermediateSize, r = cfg.TimeStepRank, nS = cfg.StateSize;
         // multiply-adds per token in the Linear layers (in, x, dt, out) and the head; training ≈ 3× forward (fwd, dX, dW)
         double macs = layers * (2 * e * d + (r + 2 * nS) * e + e * r + d * e) + (double)v * d;
@@ -99,10 +103,14 @@ internal static class TrainBench
         double gf = tps * flopsPerToken / 1e9, gfLinear = tps * 6 * macs / 1e9;
         Console.WriteLine($"| falcon_mamba D {d}, {layers} layers, V {v}, ctx {ctx}, batch {batch} | {p.Count / 1e6:F2} M | {tok.Length} | {sec:F3} | {tps:F0} | {gf:F1} | {gf / gemmPeak:P1} | {gf / peak256:P1} |{(double.IsNaN(peak512) ? "" : $" {gf / peak512:P1} |")} {gfLinear / (double.IsNaN(peak512) ? peak256 : peak512):P1} |");
 
-        Console.WriteLine($"\n| section | share of Run (fwd+bwd) |\n|---|---|");
+        // On a shared machine the wall time includes time other jobs held the cores; the process CPU time does not.
+        Console.WriteLine($"\nProcess CPU time per step {cpuSec:F3} s over {threads} thread(s) (wall {sec:F3} s; CPU/wall {cpuSec / sec:F2}).");
+        Console.WriteLine($"\n| section | share of Run (fwd+bwd) | ms per step |\n|---|---|---|");
         double total = bp.Seconds["total"];
-        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / total:P1} |");
-        Console.WriteLine($"| other (norms, gate, softplus, x_proj norms, copies) | {(2 * total - bp.Seconds.Values.Sum()) / total:P1} |");
+        foreach (var (name, secs) in bp.Seconds) Console.WriteLine($"| {name} | {secs / total:P1} | {secs / steps * 1000:F1} |");
+        double other = 2 * total - bp.Seconds.Values.Sum();
+        Console.WriteLine($"| other (norms, gate, softplus, x_proj norms, copies) | {other / total:P1} | {other / steps * 1000:F1} |");
+        Console.WriteLine($"| outside Run (gradient clear, clipping, AdamW) | – | {(sec - total / steps) * 1000:F1} |");
         int abRounds = int.Parse(arg("--ab-rounds", "0"));
         if (abRounds > 0)
         {
