@@ -44,6 +44,37 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void AdamWVectorLoopIsBitIdenticalToItsScalarForm()
+    {
+        // the update runs 8 parameters per Vector256 with the scalar loop's operations in order: identical bits
+        var cfg = GradientTests.Tiny("falcon_mamba", false, d: 16, e: 37);
+        var p = MambaParameters.Initialize(cfg, 1); var g = p.ZerosLike(); var rng = new Random(3);
+        foreach (var t in g.Tensors) for (int i = 0; i < t.Data.Length; i++) t.Data[i] = (float)(rng.NextDouble() - 0.5) * 1e-2f;
+        var p2 = p.ZerosLike(); p2.CopyFrom(p);
+        var opt = new AdamW(p, new AdamWOptions());
+        var o = opt.Options; var ms = p2.ZerosLike(); var vs = p2.ZerosLike();
+        for (int step = 1; step <= 3; step++)
+        {
+            opt.Update(p, g, 1e-3);
+            float c1 = (float)(1 / (1 - Math.Pow(o.Beta1, step))), c2 = (float)(1 / (1 - Math.Pow(o.Beta2, step)));
+            float fb1 = (float)o.Beta1, fb2 = (float)o.Beta2, eps = (float)o.Epsilon, flr = 1e-3f;
+            for (int i = 0; i < p2.Tensors.Count; i++)
+            {
+                var th = p2.Tensors[i].Data; var gr = g.Tensors[i].Data; var m = ms.Tensors[i].Data; var v = vs.Tensors[i].Data;
+                float shrink = opt.Decays(i) ? (float)(1 - 1e-3 * o.WeightDecay) : 1f;
+                for (int j = 0; j < th.Length; j++)
+                {
+                    float gj = gr[j];
+                    m[j] = fb1 * m[j] + (1 - fb1) * gj;
+                    v[j] = fb2 * v[j] + (1 - fb2) * gj * gj;
+                    th[j] = th[j] * shrink - flr * (m[j] * c1) / (MathF.Sqrt(v[j] * c2) + eps);
+                }
+            }
+        }
+        for (int i = 0; i < p.Tensors.Count; i++) Assert.Equal(p2.Tensors[i].Data, p.Tensors[i].Data);
+    }
+
+    [Fact]
     public void ClipGlobalNormScalesToTheLimit()
     {
         var g = MambaParameters.Zeros(GradientTests.Tiny("mamba", true));
