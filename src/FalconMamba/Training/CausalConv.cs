@@ -15,22 +15,23 @@ namespace FalconMamba.Training;
 public static class CausalConv
 {
     /// <summary>xc = conv(x) + bias, xs = SiLU(xc) for rows [r0, r1); row by row, channels in groups of 8, the rest scalar.</summary>
-    public static void Forward(float[] xz, float[] w, float[]? bias, float[] xc, float[] xs, int r0, int r1, int T, int E, int k)
+    public static unsafe void Forward(float[] xz, float[] w, float[]? bias, float[] xc, float[] xs, int r0, int r1, int T, int E, int k)
     {
         int v8 = Vector256.IsHardwareAccelerated ? E / 8 * 8 : 0;
         var wT = Transposed(w, E, k);   // [k, E]: tap j of 8 adjacent channels is one load
-        for (int row = r0; row < r1; row++)
-        {
-            int t = row % T, j0 = Math.Max(0, k - 1 - t);
-            for (int c = 0; c < v8; c += 8)
+        fixed (float* pxz = xz, pw = wT, pb = bias, pxc = xc, pxs = xs)
+            for (int row = r0; row < r1; row++)
             {
-                var s = bias != null ? Vector256.Create(bias.AsSpan(c, 8)) : Vector256<float>.Zero;
-                for (int j = j0; j < k; j++)
-                    s += Vector256.Create(wT.AsSpan(j * E + c, 8)) * Vector256.Create(xz.AsSpan((row - (k - 1) + j) * 2 * E + c, 8));
-                s.CopyTo(xc.AsSpan(row * E + c, 8));
-                (s / (Vector256<float>.One + VectorExp.Exp(-s))).CopyTo(xs.AsSpan(row * E + c, 8));
+                int t = row % T, j0 = Math.Max(0, k - 1 - t);
+                float* x0 = pxz + (long)(row - (k - 1)) * 2 * E;   // tap j reads row − (k−1) + j (never before the sequence start: j ≥ j0)
+                for (int c = 0; c < v8; c += 8)
+                {
+                    var s = pb != null ? Vector256.Load(pb + c) : Vector256<float>.Zero;
+                    for (int j = j0; j < k; j++) s += Vector256.Load(pw + j * E + c) * Vector256.Load(x0 + (long)j * 2 * E + c);
+                    s.Store(pxc + (long)row * E + c);
+                    (s / (Vector256<float>.One + VectorExp.Exp(-s))).Store(pxs + (long)row * E + c);
+                }
             }
-        }
         if (v8 < E) ForwardScalar(xz, w, bias, xc, xs, r0, r1, T, E, k, v8, E);
     }
 
@@ -55,7 +56,7 @@ public static class CausalConv
     /// and x_proj), then gw += Σ dxc·x, gbias += Σ dxc, dxz[x part] += dxc·w, rows ascending per channel (fixed order).
     /// Any channel range: whole groups of 8 run vectorised, the rest scalar.
     /// </summary>
-    public static void Backward(float[] xz, float[] xc, float[] dxs, float[] dxs2, float[] w, float[] gw, float[]? gbias, float[] dxz,
+    public static unsafe void Backward(float[] xz, float[] xc, float[] dxs, float[] dxs2, float[] w, float[] gw, float[]? gbias, float[] dxz,
         int c0, int c1, int M, int T, int E, int k)
     {
         int cv = c0;
@@ -70,27 +71,26 @@ public static class CausalConv
             for (int j = 0; j < k; j++)
                 for (int c = 0; c < cw; c++) { wT[j * cw + c] = w[(c0 + c) * k + j]; gT[j * cw + c] = gw[(c0 + c) * k + j]; }
             var one = Vector256<float>.One;
-            for (int row = 0; row < M; row++)
-            {
-                int t = row % T, j0 = Math.Max(0, k - 1 - t);
-                for (int c = 0; c < cw; c += 8)
+            fixed (float* pxz = xz, pxc = xc, pd1 = dxs, pd2 = dxs2, pdxz = dxz, pw = wT, pg = gT, pgb = gbs)
+                for (int row = 0; row < M; row++)
                 {
-                    int ce = c0 + c;
-                    var v = Vector256.Create(xc.AsSpan(row * E + ce, 8));
-                    var sg = one / (one + VectorExp.Exp(-v));
-                    var g = (Vector256.Create(dxs.AsSpan(row * E + ce, 8)) + Vector256.Create(dxs2.AsSpan(row * E + ce, 8))) * sg * (one + v * (one - sg));
-                    var gbSlot = gbs.AsSpan(c, 8);
-                    (Vector256.Create((ReadOnlySpan<float>)gbSlot) + g).CopyTo(gbSlot);
-                    for (int j = j0; j < k; j++)
+                    int t = row % T, j0 = Math.Max(0, k - 1 - t);
+                    long src0 = (long)(row - (k - 1)) * 2 * E;   // tap j: row − (k−1) + j (j ≥ j0 stays inside the sequence)
+                    for (int c = 0; c < cw; c += 8)
                     {
-                        int src = (row - (k - 1) + j) * 2 * E + ce;
-                        var gSlot = gT.AsSpan(j * cw + c, 8);
-                        (Vector256.Create((ReadOnlySpan<float>)gSlot) + g * Vector256.Create(xz.AsSpan(src, 8))).CopyTo(gSlot);
-                        var slot = dxz.AsSpan(src, 8);
-                        (Vector256.Create((ReadOnlySpan<float>)slot) + g * Vector256.Create(wT.AsSpan(j * cw + c, 8))).CopyTo(slot);
+                        int ce = c0 + c;
+                        var v = Vector256.Load(pxc + (long)row * E + ce);
+                        var sg = one / (one + VectorExp.Exp(-v));
+                        var g = (Vector256.Load(pd1 + (long)row * E + ce) + Vector256.Load(pd2 + (long)row * E + ce)) * sg * (one + v * (one - sg));
+                        (Vector256.Load(pgb + c) + g).Store(pgb + c);
+                        for (int j = j0; j < k; j++)
+                        {
+                            float* src = pxz + src0 + (long)j * 2 * E + ce, dst = pdxz + src0 + (long)j * 2 * E + ce;
+                            (Vector256.Load(pg + j * cw + c) + g * Vector256.Load(src)).Store(pg + j * cw + c);
+                            (Vector256.Load(dst) + g * Vector256.Load(pw + j * cw + c)).Store(dst);
+                        }
                     }
                 }
-            }
             for (int j = 0; j < k; j++) for (int c = 0; c < cw; c++) gw[(c0 + c) * k + j] = gT[j * cw + c];
             if (gbias != null) for (int c = 0; c < cw; c++) gbias[c0 + c] += gbs[c];
             cv = c0 + cw;
