@@ -176,13 +176,17 @@ public sealed class MambaBackprop
             // Falcon: weightless RMS norms of dt (R), B (N), C (N), eps = mixer_rms_eps
             dbn = a.Dbn;
             float eps = (float)_c.MixerRmsEps;
-            for (int row = 0; row < m; row++)
+            var dbnN = dbn;
+            Par.For(_pool, m, (r0, r1) =>
             {
-                int o = row * xw;
-                a.Rstd3[row * 3] = NormSeg(a.Dbl, dbn, o, r, eps);
-                a.Rstd3[row * 3 + 1] = NormSeg(a.Dbl, dbn, o + r, n, eps);
-                a.Rstd3[row * 3 + 2] = NormSeg(a.Dbl, dbn, o + r + n, n, eps);
-            }
+                for (int row = r0; row < r1; row++)
+                {
+                    int o = row * xw;
+                    a.Rstd3[row * 3] = NormSeg(a.Dbl, dbnN, o, r, eps);
+                    a.Rstd3[row * 3 + 1] = NormSeg(a.Dbl, dbnN, o + r, n, eps);
+                    a.Rstd3[row * 3 + 2] = NormSeg(a.Dbl, dbnN, o + r + n, n, eps);
+                }
+            }, grain: 64);
         }
         // Δ = softplus(dt·W_dtᵀ + b_dt)                      [M, E]
         LinearStrided(dbn, xw, p[pre + "mixer.dt_proj.weight"], p[pre + "mixer.dt_proj.bias"], a.DtRaw, m, r, e);
@@ -245,7 +249,7 @@ public sealed class MambaBackprop
                 Activations.Gate(a.Y.AsSpan(row * e, e), a.Xz.AsSpan(row * 2 * e + e, e), a.Yg.AsSpan(row * e, e));
         }, grain: 4);
         Linear(a.Yg, p[pre + "mixer.out_proj.weight"], _c.UseBias ? p[pre + "mixer.out_proj.bias"] : null, hOut, m, e, d);
-        System.Numerics.Tensors.TensorPrimitives.Add(hOut.AsSpan(0, m * d), a.H.AsSpan(0, m * d), hOut.AsSpan(0, m * d));
+        Par.For(_pool, m, (r0, r1) => System.Numerics.Tensors.TensorPrimitives.Add(hOut.AsSpan(r0 * d, (r1 - r0) * d), a.H.AsSpan(r0 * d, (r1 - r0) * d), hOut.AsSpan(r0 * d, (r1 - r0) * d)), grain: 64);
     }
 
     // ---------------------------------------------------------------- backward of one block; dh: [M, D] in/out
@@ -414,22 +418,25 @@ public sealed class MambaBackprop
         Par.For(_pool, m * e, (i0, i1) => Activations.SoftplusBackward(a.DtRaw.AsSpan(i0, i1 - i0), dDelta.AsSpan(i0, i1 - i0)), grain: 1024);
         // dt_proj: dW_dt += dDtRawᵀ·dt, db += Σ dDtRaw, d(dt) = dDtRaw·W_dt (into the first R columns of dDbn)
         var dtIn = Scratch("dtIn", m * r, false);
-        for (int row = 0; row < m; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r);
+        Par.For(_pool, m, (r0, r1) => { for (int row = r0; row < r1; row++) Array.Copy(dbn, row * xw, dtIn, row * r, r); }, grain: 64);
         var dDt = Scratch("dDt", m * r, false);
         LinearBackward(dDelta, dtIn, p[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.weight"], g[pre + "mixer.dt_proj.bias"], dDt, m, r, e);
-        for (int row = 0; row < m; row++) for (int j = 0; j < r; j++) dDbn[row * xw + j] += dDt[row * r + j];
+        Par.For(_pool, m, (r0, r1) => { for (int row = r0; row < r1; row++) for (int j = 0; j < r; j++) dDbn[row * xw + j] += dDt[row * r + j]; }, grain: 64);
         // weightless norms (Falcon): dx = rstd·(dy − x̂·mean(dy·x̂))
         var dDbl = dDbn;
         if (_c.UseBcdtRms)
         {
-            dDbl = Scratch("dDbl", m * xw, false);
-            for (int row = 0; row < m; row++)
+            var dDblN = dDbl = Scratch("dDbl", m * xw, false);
+            Par.For(_pool, m, (r0, r1) =>
             {
-                int o = row * xw;
-                NormSegBackward(dbn, dDbn, dDbl, o, r, a.Rstd3[row * 3]);
-                NormSegBackward(dbn, dDbn, dDbl, o + r, n, a.Rstd3[row * 3 + 1]);
-                NormSegBackward(dbn, dDbn, dDbl, o + r + n, n, a.Rstd3[row * 3 + 2]);
-            }
+                for (int row = r0; row < r1; row++)
+                {
+                    int o = row * xw;
+                    NormSegBackward(dbn, dDbn, dDblN, o, r, a.Rstd3[row * 3]);
+                    NormSegBackward(dbn, dDbn, dDblN, o + r, n, a.Rstd3[row * 3 + 1]);
+                    NormSegBackward(dbn, dDbn, dDblN, o + r + n, n, a.Rstd3[row * 3 + 2]);
+                }
+            }, grain: 64);
         }
         // x_proj: dW_x += dDblᵀ·xs, dxs += dDbl·W_x
         var dXs2 = Scratch("dXs2", m * e, false);
@@ -532,7 +539,7 @@ public sealed class MambaBackprop
     void LinearStrided(float[] x, int xs, float[] w, float[]? b, float[] y, int m, int i, int o)
     {
         var xc = Scratch("xStrided", m * i, false);
-        for (int row = 0; row < m; row++) Array.Copy(x, row * xs, xc, row * i, i);
+        Par.For(_pool, m, (r0, r1) => { for (int row = r0; row < r1; row++) Array.Copy(x, row * xs, xc, row * i, i); }, grain: 64);
         Linear(xc, w, b, y, m, i, o);
     }
 
