@@ -112,6 +112,35 @@ public class KernelTests
         }
     }
 
+    /// <summary>
+    /// The finite-only f16 widening gives the same floats as the general one for every finite pattern; an F16 matrix
+    /// of finite values takes it (and its products equal the general path's bit for bit), one holding an inf keeps the
+    /// general path and its product is inf, not a finite stand-in.
+    /// </summary>
+    [Fact]
+    public unsafe void FiniteF16WideningMatchesAndMatricesChooseIt()
+    {
+        var bits = Enumerable.Range(0, 65536).Where(i => (i & 0x7C00) != 0x7C00).Select(i => (ushort)i).ToArray();
+        fixed (ushort* p = bits)
+            for (int i = 0; i + 8 <= bits.Length; i += 8)
+                Assert.Equal(System.Runtime.Intrinsics.Vector256.AsUInt32(Dot.LoadF16x8(p + i)), System.Runtime.Intrinsics.Vector256.AsUInt32(Dot.LoadF16x8Finite(p + i)));
+        var rng = new Random(5);
+        int rows = 37, cols = 4104;   // long rows (the eight-row kernel) and a tail
+        var w = Enumerable.Range(0, rows * cols).Select(_ => (Half)(rng.NextDouble() - 0.5)).ToArray();
+        w[3] = BitConverter.UInt16BitsToHalf(0x0001);   // a subnormal
+        var x = Enumerable.Range(0, cols).Select(_ => (float)(rng.NextDouble() - 0.5)).ToArray();
+        var m = new F16Matrix(w, rows, cols);
+        Assert.True(m.AllFinite);
+        var y = new float[rows];
+        m.DotRows(x, y, 0, rows);
+        for (int r = 0; r < rows; r++) Assert.Equal(Dot.F16(w.AsSpan(r * cols, cols), x), y[r]);   // the general path, same bits
+        w[5 * cols + 7] = Half.PositiveInfinity;
+        var bad = new F16Matrix(w, rows, cols);
+        Assert.False(bad.AllFinite);
+        bad.DotRows(x, y, 0, rows);
+        Assert.True(float.IsInfinity(y[5]) || float.IsNaN(y[5]), $"row with +inf gave {y[5]}");
+    }
+
     [Fact]
     public void SixteenBitWideningIsExactForEveryBitPattern()
     {
