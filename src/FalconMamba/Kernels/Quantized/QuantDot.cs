@@ -193,19 +193,26 @@ public static unsafe class QuantDot
         if (!Avx2.IsSupported) return (Q4_0(w0, a, ad, nb), Q4_0(w1, a, ad, nb));
         Vector256<float> c0 = default, c1 = default;
         var eights = Vector256.Create((byte)8);
-        var ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++, w0 += 18, w1 += 18, a += 32)
         {
             var qa = Vector256.Load(a);
             var off = Avx2.MultiplyAddAdjacent(eights, qa);
             var da = Vector256.Create(ad[b]);
-            var p0 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w0 + 2), qa) - off, ones);
-            var p1 = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w1 + 2), qa) - off, ones);
+            var p0 = Q4_0Lanes(w0, qa, off);
+            var p1 = Q4_0Lanes(w1, qa, off);
             c0 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w0)) * da), Vector256.ConvertToSingle(p0), c0);
             c1 = Vector256.FusedMultiplyAdd((Vector256.Create(H(tab, w1)) * da), Vector256.ConvertToSingle(p1), c1);
         }
         return (Vector256.Sum(c0), Vector256.Sum(c1));
     }
+
+    /// <summary>
+    /// The 8 int32 lanes of a Q4_0 block (at <paramref name="block"/>) times its activations <paramref name="qa"/>, given
+    /// off = 8·(pair sums of qa): unsigned nibbles through vpmaddubsw, the −8 taken back in int16, pairs added by vpmaddwd.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    static Vector256<int> Q4_0Lanes(byte* block, Vector256<sbyte> qa, Vector256<short> off) =>
+        Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(block + 2), qa) - off, Vector256.Create((short)1));
 
     /// <summary>
     /// A Q4_0 block's 16 bytes as 32 unsigned values 0..15 (AVX2): low nibbles are elements 0–15, high nibbles 16–31.
@@ -268,11 +275,10 @@ public static unsafe class QuantDot
             return Vector256.Sum(acc);
         }
         var eights = Vector256.Create((byte)8);
-        var ones = Vector256.Create((short)1);
         for (int b = 0; b < nb; b++, w += 18, a += 32)
         {
             var qa = Vector256.Load(a);
-            var p = Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(UnsignedNibbles(w + 2), qa) - Avx2.MultiplyAddAdjacent(eights, qa), ones);
+            var p = Q4_0Lanes(w, qa, Avx2.MultiplyAddAdjacent(eights, qa));
             acc = Vector256.FusedMultiplyAdd(Vector256.Create(H(tab, w) * ad[b]), Vector256.ConvertToSingle(p), acc);
         }
         return Vector256.Sum(acc);
