@@ -8,17 +8,21 @@ namespace FalconMamba.Kernels;
 /// </summary>
 public static class RmsNorm
 {
-    /// <summary>Scalar reference.</summary>
-    public static void ForwardScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps)
+    /// <summary>Scalar reference; returns 1/√(mean(x²) + eps) (the trainer keeps it for the backward).</summary>
+    public static float ForwardScalar(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps)
     {
         float ss = 0;
         for (int i = 0; i < x.Length; i++) ss += x[i] * x[i];
         float inv = 1f / MathF.Sqrt(ss / x.Length + eps);
         for (int i = 0; i < x.Length; i++) y[i] = x[i] * inv * (weight.IsEmpty ? 1f : weight[i]);
+        return inv;
     }
 
-    /// <summary>y = x · rsqrt(mean(x²)+eps) · weight (weight empty = weightless). x and y may alias.</summary>
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps)
+    /// <summary>
+    /// y = x · rsqrt(mean(x²)+eps) · weight (weight empty = weightless). x and y may alias. Returns the rsqrt factor
+    /// (the trainer keeps it per row for the backward).
+    /// </summary>
+    public static float Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, Span<float> y, float eps)
     {
         float inv = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + eps);
         if (weight.IsEmpty) TensorPrimitives.Multiply(x, inv, y);
@@ -27,6 +31,7 @@ public static class RmsNorm
             TensorPrimitives.Multiply(x, inv, y);
             TensorPrimitives.Multiply(y, weight, y);
         }
+        return inv;
     }
 
     /// <summary>Applies <see cref="Forward"/> to each of T rows of width <paramref name="width"/> with a row stride.</summary>

@@ -15,31 +15,18 @@ public static class RowKernels
     /// <summary>Columns per block of <see cref="AddColumnSums"/> and <see cref="AddWeightedColumnSums"/> (a parallel unit).</summary>
     public const int ColumnBlock = 64;
 
-    /// <summary>Rows r0..r1: y = x·rstd·w with rstd = 1/√(mean(x²) + eps) (stored per row).</summary>
+    /// <summary>Rows r0..r1: y = x·rstd·w with rstd = 1/√(mean(x²) + eps) (stored per row); the inference kernel's arithmetic.</summary>
     public static void RmsNormForward(float[] x, float[] w, float[] y, float[] rstd, int r0, int r1, int d, float eps)
     {
         for (int row = r0; row < r1; row++)
-        {
-            var xr = x.AsSpan(row * d, d);
-            var yr = y.AsSpan(row * d, d);
-            float rs = 1 / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / d + eps);
-            rstd[row] = rs;
-            TensorPrimitives.Multiply(xr, rs, yr);
-            TensorPrimitives.Multiply(yr, w, yr);
-        }
+            rstd[row] = Kernels.RmsNorm.Forward(x.AsSpan(row * d, d), w, y.AsSpan(row * d, d), eps);
     }
 
     /// <summary>Scalar reference of <see cref="RmsNormForward"/>.</summary>
     public static void RmsNormForwardScalar(float[] x, float[] w, float[] y, float[] rstd, int r0, int r1, int d, float eps)
     {
         for (int row = r0; row < r1; row++)
-        {
-            float ss = 0;
-            for (int j = 0; j < d; j++) ss += x[row * d + j] * x[row * d + j];
-            float rs = 1 / MathF.Sqrt(ss / d + eps);
-            rstd[row] = rs;
-            for (int j = 0; j < d; j++) y[row * d + j] = x[row * d + j] * rs * w[j];
-        }
+            rstd[row] = Kernels.RmsNorm.ForwardScalar(x.AsSpan(row * d, d), w, y.AsSpan(row * d, d), eps);
     }
 
     /// <summary>Rows r0..r1 of the input gradient of y = w·x·rstd: dx += rstd·(w·dy) − x·rstd³/d·Σ_j(w·dy·x).</summary>
