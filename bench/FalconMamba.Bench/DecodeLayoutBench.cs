@@ -28,11 +28,19 @@ static unsafe class DecodeLayoutBench
             var data = new ushort[(long)rows * cols];
             var rng = new Random(1);
             for (long i = 0; i < data.LongLength; i++) data[i] = (ushort)(0x3C00 + rng.Next(255));
-            var m = new BF16Matrix(data, rows, cols);
+            BF16Matrix m;
+            if (Environment.GetEnvironmentVariable("LAYOUT_PAGES") == "huge")
+            {
+                // the same bytes on 2 MiB pages, as a mapped GGUF usually is (see LargePageBuffer)
+                var buf = new LargePageBuffer(data.LongLength * 2);
+                fixed (ushort* d = data) Buffer.MemoryCopy(d, buf.Pointer, buf.Length, buf.Length);
+                m = new BF16Matrix(buf.Pointer, rows, cols, buf);
+            }
+            else m = new BF16Matrix(data, rows, cols);
             var x = new float[cols];
             for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() - 0.5);
             var y = new float[rows];
-            foreach (var (name, rowsAtOnce) in new[] { ("library kernel", 0), ("1 row at a time", 1), ("2 rows interleaved", 2), ("8 rows interleaved", 8), ("1 row, zmm chain", 16), ("8 far-apart streams", 32), ("1 row, 2048-col blocks", 40), ("1 row, 1024-col blocks", 41), ("8 rows + prefetch next 8", 9) })
+            foreach (var (name, rowsAtOnce) in new[] { ("library kernel", 0), ("1 row at a time", 1), ("2 rows interleaved", 2), ("8 rows interleaved", 8), ("1 row, zmm chain", 16), ("8 far-apart streams", 32), ("1 row, 2048-col blocks", 40), ("1 row, 1024-col blocks", 41), ("8 rows + prefetch next 8", 9), ("1 row, 4 chains (not canonical)", 4), ("2 far-apart streams", 33) })
             {
                 var job = new Job(m, x, y, rowsAtOnce);
                 var gbs = new List<double>();
@@ -63,6 +71,13 @@ static unsafe class DecodeLayoutBench
                     RowsColumnBlocked(w, m.Cols, px, py, start, end, rowsAtOnce == 40 ? 2048 : 1024);
                     return;
                 }
+                if (rowsAtOnce == 33)
+                {
+                    int half = (end - start) / 2;
+                    for (int j = 0; j < half; j++) Rows2Apart(w + (long)(start + j) * m.Cols, w + (long)(start + half + j) * m.Cols, m.Cols, px, py + start + j, py + start + half + j);
+                    return;
+                }
+                if (rowsAtOnce == 4) { for (; r < end; r++) py[r] = Row256x4(w + (long)r * m.Cols, px, m.Cols); return; }
                 if (rowsAtOnce >= 32)
                 {
                     int g = 8;
@@ -126,6 +141,34 @@ static unsafe class DecodeLayoutBench
             }
             for (int j = 0; j < g; j++) y[r0 + j] = Vector256.Sum(acc[j]);
         }
+    }
+
+    /// <summary>One row with four FMA chains (a different summation order from the library's): one stream, no latency bound.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static float Row256x4(ushort* w, float* px, int n)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+        for (int i = 0; i + 32 <= n; i += 32)
+        {
+            a0 = Vector256.FusedMultiplyAdd(Load8(w + i), Vector256.Load(px + i), a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(w + i + 8), Vector256.Load(px + i + 8), a1);
+            a2 = Vector256.FusedMultiplyAdd(Load8(w + i + 16), Vector256.Load(px + i + 16), a2);
+            a3 = Vector256.FusedMultiplyAdd(Load8(w + i + 24), Vector256.Load(px + i + 24), a3);
+        }
+        return Vector256.Sum((a0 + a1) + (a2 + a3));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows2Apart(ushort* w0, ushort* w1, int n, float* px, float* y0, float* y1)
+    {
+        Vector256<float> a0 = default, a1 = default;
+        for (int i = 0; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(px + i);
+            a0 = Vector256.FusedMultiplyAdd(Load8(w0 + i), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(w1 + i), xv, a1);
+        }
+        *y0 = Vector256.Sum(a0); *y1 = Vector256.Sum(a1);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

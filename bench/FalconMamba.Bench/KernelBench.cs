@@ -43,6 +43,7 @@ static class KernelBench
                 _ => new F32Matrix(Enumerable.Range(0, rows * cols).Select(i => (i * 7919 % 255) / 512f).ToArray(), rows, cols),
             };
             if (type == "BF16") bf16 = w;
+            if (Environment.GetEnvironmentVariable("KERNEL_PAGES") is "small" or "huge") w = Rehome(w, huge: Environment.GetEnvironmentVariable("KERNEL_PAGES") == "huge");
             var job = new Job(w, x, y, threads, NativeWeightMatrix.RowBlock * cols);
             var dec = new List<double>();
             job.T = 1;
@@ -62,6 +63,31 @@ static class KernelBench
             }
             Console.WriteLine($"{type} [{rows}x{cols}] decode DotRows: median {Median(dec.Skip(2)):F2} GB/s ({Median(dec.Skip(2)) * 1e9 / bw.BestBytesPerSecond:P0} of best bw) | prefill T={T} MatMulRows: median {Median(pre.Skip(1)):F1} GFLOP/s");
         }
+    }
+
+    /// <summary>
+    /// KERNEL_PAGES=huge|small: the same bytes copied into a <see cref="LargePageBuffer"/> (2 MiB pages) or a managed
+    /// array (4 KiB pages), to separate the kernel's speed from the page size the weights sit on.
+    /// </summary>
+    static unsafe WeightMatrix Rehome(WeightMatrix w, bool huge)
+    {
+        byte* src = w switch
+        {
+            BF16Matrix b => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(b.Row(0))),
+            F16Matrix f => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(f.Row(0))),
+            F32Matrix f => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(f.Row(0))),
+            FalconMamba.Kernels.Quantized.QuantizedMatrix q => (byte*)System.Runtime.CompilerServices.Unsafe.AsPointer(ref System.Runtime.InteropServices.MemoryMarshal.GetReference(q.Row(0))),
+            _ => throw new NotSupportedException(w.GetType().Name),
+        };
+        if (huge)
+        {
+            var buf = new LargePageBuffer(w.ByteSize);
+            Buffer.MemoryCopy(src, buf.Pointer, w.ByteSize, w.ByteSize);
+            return FalconMamba.Kernels.Quantized.QuantizedMatrix.Create(w.Type, buf.Pointer, w.Rows, w.Cols, buf);
+        }
+        var bytes = new byte[w.ByteSize];
+        fixed (byte* d = bytes) Buffer.MemoryCopy(src, d, w.ByteSize, w.ByteSize);
+        return FalconMamba.Kernels.Quantized.QuantizedMatrix.Create(w.Type, bytes, w.Rows, w.Cols);
     }
 
     static double Median(IEnumerable<double> v) { var s = v.Order().ToArray(); return s[s.Length / 2]; }

@@ -28,10 +28,9 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the random prompt.", DefaultValueFactory = _ => 1 };
         var longMode = new Option<bool>("--long") { Description = "Decode time per token and RSS at growing context positions (CSV + PNG)." };
         var positions = new Option<string>("--positions") { Description = "With --long: context positions, comma-separated (k/M suffixes allowed).", DefaultValueFactory = _ => "1k,4k,16k,64k,130k" };
-        var quantize = new Option<string?>("--quantize") { Description = "Quantize the linear weights at load: q8_0, q4_0, q4_k, q6_k, f16, bf16, f32." };
         var outDir = new Option<string>("--out") { Description = "With --long: folder for long-context.csv and long-context.png.", DefaultValueFactory = _ => "." };
         var cmd = new Command("bench", "Measure prefill/decode throughput, memory and bandwidth use (or, with --long, decode cost vs context length).")
-        { model, threads, chunk, prompt, gen, runs, json, seed, longMode, positions, outDir, quantize };
+        { model, threads, chunk, prompt, gen, runs, json, seed, longMode, positions, outDir };
         cmd.SetAction(pr => CliRunner.Run(pr, () =>
         {
             int nThreads = pr.GetValue(threads) is int t and > 0 ? t : Environment.ProcessorCount;
@@ -41,8 +40,7 @@ internal static class BenchCommand
             string path = pr.GetValue(model)!;
             Console.Error.WriteLine($"loading {path} ...");
             var load = Stopwatch.StartNew();
-            var options = new ModelLoadOptions { Quantize = pr.GetValue(quantize) is string q ? WeightQuantizer.Parse(q) : null };
-            using var m = MambaModel.Load(path, options);
+            using var m = MambaModel.Load(path, CliRunner.LoadOptions(pr));
             Console.Error.WriteLine($"loaded in {load.Elapsed.TotalSeconds:F1} s: {m.Weights.ParameterCount / 1e6:F0}M parameters, {CommonOptions.FormatBytes(m.Weights.TotalBytes)} of weights");
             if (pr.GetValue(longMode))
             {

@@ -13,15 +13,19 @@ internal static class CliRunner
     /// <summary>Quantize the linear weights at load (q8_0, q4_0, q4_k, q6_k, f16, bf16); SSM parameters stay f32.</summary>
     public static readonly Option<string?> QuantizeOption = new("--quantize") { Description = "Quantize linear weights at load: q8_0, q4_0, q4_k, q6_k, f16 or bf16 (A_log, D, conv, biases, norms stay f32).", Recursive = true };
 
-    /// <summary>Loads the model at <paramref name="path"/>, honouring --quantize, with a progress line on stderr for long loads.</summary>
-    public static FalconMamba.Model.MambaModel LoadModel(ParseResult parse, string path)
+    /// <summary>Copy the weights into RAM on 2 MiB pages instead of using the file mapping in place (llama.cpp's --no-mmap).</summary>
+    public static readonly Option<bool> NoMmapOption = new("--no-mmap") { Description = "Copy the weights into RAM on 2 MiB pages instead of using the file mapping in place (faster decode when the page cache is fragmented; needs RAM for all weights).", Recursive = true };
+
+    /// <summary>The load options --quantize and --no-mmap ask for.</summary>
+    public static FalconMamba.Model.ModelLoadOptions LoadOptions(ParseResult parse) => new()
     {
-        var options = new FalconMamba.Model.ModelLoadOptions
-        {
-            Quantize = parse.GetValue(QuantizeOption) is string q ? FalconMamba.Model.WeightQuantizer.Parse(q) : null,
-        };
-        return FalconMamba.Model.MambaModel.Load(path, options);
-    }
+        Quantize = parse.GetValue(QuantizeOption) is string q ? FalconMamba.Model.WeightQuantizer.Parse(q) : null,
+        UseMmap = !parse.GetValue(NoMmapOption),
+    };
+
+    /// <summary>Loads the model at <paramref name="path"/>, honouring --quantize and --no-mmap.</summary>
+    public static FalconMamba.Model.MambaModel LoadModel(ParseResult parse, string path) =>
+        FalconMamba.Model.MambaModel.Load(path, LoadOptions(parse));
 
     public static int Run(ParseResult parse, Func<int> body)
     {

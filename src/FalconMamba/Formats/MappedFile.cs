@@ -47,6 +47,23 @@ public sealed unsafe class MappedFile : IDisposable
         return new ReadOnlySpan<byte>(_ptr + offset, length);
     }
 
+    /// <summary>
+    /// Drops this process's page-table entries for [p, p+length) of a file mapping (Linux madvise MADV_DONTNEED): the
+    /// data stays in the page cache and comes back on the next read, but no longer counts in RSS. Used after copying
+    /// weights out of a mapping, so that the copy does not hold twice the weights resident. Must only be given memory
+    /// of a file mapping: on anonymous memory MADV_DONTNEED would discard the contents.
+    /// </summary>
+    public static void ReleaseResident(byte* p, long length)
+    {
+        if (!OperatingSystem.IsLinux() || length <= 0) return;
+        long page = Environment.SystemPageSize;
+        long start = (long)p / page * page, end = ((long)p + length + page - 1) / page * page;
+        try { madvise((void*)start, (nuint)(end - start), 4 /* MADV_DONTNEED */); }
+        catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")] static extern int madvise(void* addr, nuint length, int advice);
+
     /// <summary>Unmaps the file; weights that point into it must no longer be used.</summary>
     public void Dispose()
     {

@@ -20,6 +20,9 @@ public abstract unsafe class NativeWeightMatrix : WeightMatrix
         Owner = owner;
     }
 
+    /// <summary>Start of the storage (for copying the matrix elsewhere, see <c>Model.WeightResidency</c>).</summary>
+    internal byte* DataPointer => Data;
+
     /// <summary>Rows widened to f32 at a time for the tiled product (a multiple of <see cref="MatMul.TileRows"/>).</summary>
     public const int RowBlock = 24;
 

@@ -22,6 +22,8 @@ public sealed class WorkerPool : IDisposable
     IParallelBody? _body;
     int _count;
     int _grain;
+    int _next;              // ForDynamic: first item not yet taken
+    volatile bool _dynamic; // whether the current call hands out chunks (ForDynamic) or fixed ranges (For)
     volatile bool _disposed;
     readonly object _callLock = new();
 
@@ -80,6 +82,49 @@ public sealed class WorkerPool : IDisposable
         }
     }
 
+    /// <summary>
+    /// Runs <paramref name="body"/> over [0, count) in chunks of <paramref name="chunk"/> items that the threads take in
+    /// turn from a shared counter, and returns when all are done. For bodies whose items are independent (each output
+    /// row of a product is computed the same way whichever thread takes it, so results keep their bits): on a shared
+    /// machine a thread that loses its core for a while takes fewer chunks instead of holding up the join, where
+    /// <see cref="For"/>'s fixed halves make every call as slow as the slower thread.
+    /// </summary>
+    public void ForDynamic(int count, IParallelBody body, int chunk)
+    {
+        if (count <= 0) return;
+        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1");
+        if (ThreadCount == 1 || count <= chunk)
+        {
+            body.Invoke(0, count, 0);
+            return;
+        }
+        lock (_callLock)
+        {
+            _body = body;
+            _count = count;
+            _grain = chunk;
+            _next = 0;
+            _dynamic = true;
+            int workers = _threads.Length;
+            _done.Reset(workers);
+            for (int i = 0; i < workers; i++) _go[i].Set();
+            RunChunks(0);
+            _done.Wait();
+            _dynamic = false;
+            _body = null;
+        }
+    }
+
+    void RunChunks(int worker)
+    {
+        while (true)
+        {
+            int start = Interlocked.Add(ref _next, _grain) - _grain;
+            if (start >= _count) return;
+            _body!.Invoke(start, Math.Min(_count, start + _grain), worker);
+        }
+    }
+
     void RunRange(int worker)
     {
         int units = (_count + _grain - 1) / _grain;
@@ -98,7 +143,7 @@ public sealed class WorkerPool : IDisposable
             go.Wait();
             go.Reset();
             if (_disposed) return;
-            try { RunRange(worker); }
+            try { if (_dynamic) RunChunks(worker); else RunRange(worker); }
             finally { _done.Signal(); }
         }
     }

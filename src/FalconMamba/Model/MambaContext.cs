@@ -193,8 +193,11 @@ public sealed class MambaContext : IDisposable
             prepared = _prepared;
         }
         _linear.Set(w, x, T, y, prepared);
-        // grain: whole row blocks for the tiled product (T > 1); decode splits finer
-        _pool.For(w.Rows, _linear, grain: T > 1 ? NativeWeightMatrix.RowBlock : 16);
+        // rows are independent: chunks (about 8 per thread; whole row blocks for the tiled product when T > 1) taken
+        // in turn, so a thread slowed by a noisy neighbour does not hold up the other; a row's bits do not depend on
+        // which thread computes it
+        int grain = T > 1 ? NativeWeightMatrix.RowBlock : 16;
+        _pool.ForDynamic(w.Rows, _linear, Math.Max(grain, (w.Rows / (8 * _pool.ThreadCount) + grain - 1) / grain * grain));
         if (bias != null)
             for (int t = 0; t < T; t++)
                 System.Numerics.Tensors.TensorPrimitives.Add(y.AsSpan(t * w.Rows, w.Rows), bias, y.AsSpan(t * w.Rows, w.Rows));

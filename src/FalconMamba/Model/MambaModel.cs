@@ -55,4 +55,11 @@ public sealed record ModelLoadOptions
 {
     /// <summary>Quantize linear weights at load (null = keep the stored type).</summary>
     public TensorType? Quantize { get; init; }
+
+    /// <summary>
+    /// Use the weights in place in the file mapping (true, the default, as llama.cpp's <c>--mmap</c>), or copy them into
+    /// RAM on 2 MiB pages and release the files (false, <c>--no-mmap</c>; see <see cref="WeightResidency"/>).
+    /// Weights quantized at load are in RAM on 2 MiB pages either way.
+    /// </summary>
+    public bool UseMmap { get; init; } = true;
 }

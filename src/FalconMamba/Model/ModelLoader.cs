@@ -18,7 +18,7 @@ public static class ModelLoader
         if (File.Exists(path) && path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
         {
             var (weights, _) = Formats.Gguf.GgufModelLoader.Load(path, progress);
-            return options.Quantize is { } gq ? WeightQuantizer.Apply(weights, gq) : weights;
+            return Finish(weights, options, progress);
         }
         if (!Directory.Exists(path))
             throw new ModelFormatException(File.Exists(path)
@@ -26,6 +26,13 @@ public static class ModelLoader
                 : $"model folder '{path}' does not exist");
         var config = MambaConfig.Load(path);
         return LoadSafetensors(path, config, options, progress);
+    }
+
+    /// <summary>Quantize at load and/or move the matrices off the mapping, as the options ask.</summary>
+    static MambaWeights Finish(MambaWeights weights, ModelLoadOptions options, IProgress<double>? progress)
+    {
+        if (options.Quantize is { } q) weights = WeightQuantizer.Apply(weights, q);
+        return options.UseMmap ? weights : WeightResidency.CopyToLargePages(weights, progress);
     }
 
     /// <summary>Opens the safetensors shard(s) of a folder.</summary>
@@ -111,7 +118,7 @@ public static class ModelLoader
                 ? loader.Matrix("lm_head.weight", v, d)
                 : embedding;
             var weights = new MambaWeights(config, embedding, layers, normF, lmHead, shards.Cast<IDisposable>().ToArray());
-            return options.Quantize is { } q ? WeightQuantizer.Apply(weights, q) : weights;
+            return Finish(weights, options, progress);
         }
         catch
         {

@@ -1,0 +1,76 @@
+using FalconMamba.Kernels;
+using FalconMamba.Kernels.Quantized;
+
+namespace FalconMamba.Model;
+
+/// <summary>
+/// Where the weight matrices live while the model runs. By default they are used in place in the file mapping (fast
+/// load, shared page cache, pages the OS can drop: a 14.5 GB checkpoint runs in 24 GiB). <see cref="CopyToLargePages"/>
+/// instead copies every matrix into one <see cref="LargePageBuffer"/> (2 MiB pages) and releases the mappings, as
+/// llama.cpp's <c>--no-mmap</c> reads the file into RAM, but on huge pages: a decode step then streams its weights
+/// through 2 MiB pages whatever state the page cache was in (how much of a mapped file the kernel maps with 2 MiB
+/// entries depends on how its pages were first read: 0.4 of 7.6 GB for one GGUF here, all of another).
+/// </summary>
+public static unsafe class WeightResidency
+{
+    /// <summary>
+    /// Copies the matrices of <paramref name="weights"/> into one 2 MiB-page buffer and returns weights over it; the
+    /// originals' mappings are disposed when nothing points into them any more. f32 vectors (norms, A, D, conv) are
+    /// managed arrays already and are shared.
+    /// </summary>
+    public static MambaWeights CopyToLargePages(MambaWeights weights, IProgress<double>? progress = null)
+    {
+        // distinct natively stored matrices (a tied lm_head is the embedding), each at a 4 KiB-aligned offset
+        var all = new List<WeightMatrix> { weights.Embedding, weights.LmHead };
+        foreach (var l in weights.Layers) all.AddRange([l.InProj, l.XProj, l.DtProj, l.OutProj]);
+        // matrices quantized at load are on 2 MiB pages already (their own LargePageBuffer)
+        var native = all.OfType<NativeWeightMatrix>().Where(m => m.Owner is not LargePageBuffer).Distinct().ToList();
+        var offsets = new Dictionary<NativeWeightMatrix, long>();
+        long total = 0;
+        foreach (var m in native)
+        {
+            offsets[m] = total;
+            total += (m.ByteSize + 4095) / 4096 * 4096;
+        }
+        if (total == 0) return weights;
+        var arena = new LargePageBuffer(total);
+        try
+        {
+            // 16 MiB pieces in parallel: the copy is bound by page faults (the kernel zeroes each 2 MiB page) and reads
+            const long Piece = 16L << 20;
+            var pieces = new List<(nint Src, nint Dst, long Len, bool Mapped)>();
+            foreach (var m in native)
+                for (long o = 0; o < m.ByteSize; o += Piece)
+                    pieces.Add(((nint)(m.DataPointer + o), (nint)(arena.Pointer + offsets[m] + o), Math.Min(Piece, m.ByteSize - o),
+                        m.Owner is Formats.Gguf.GgufFile or Formats.Safetensors.SafetensorsFile));
+            int done = 0;
+            Parallel.For(0, pieces.Count, i =>
+            {
+                var (src, dst, len, mapped) = pieces[i];
+                Buffer.MemoryCopy((void*)src, (void*)dst, len, len);
+                // the copied file pages leave RSS at once (they stay in the page cache), so the peak is the weights once
+                if (mapped) Formats.MappedFile.ReleaseResident((byte*)src, len);
+                int d = Interlocked.Increment(ref done);
+                if (d % 16 == 0 || d == pieces.Count) progress?.Report((double)d / pieces.Count);
+            });
+        }
+        catch
+        {
+            arena.Dispose();
+            throw;
+        }
+        var copies = native.ToDictionary(m => m, m => QuantizedMatrix.Create(m.Type, arena.Pointer + offsets[m], m.Rows, m.Cols, arena));
+        WeightMatrix C(WeightMatrix m) => m is NativeWeightMatrix n && copies.TryGetValue(n, out var c) ? c : m;
+        var layers = weights.Layers.Select(l => new MambaLayerWeights
+        {
+            Norm = l.Norm, InProj = C(l.InProj), InProjBias = l.InProjBias, ConvWeight = l.ConvWeight, ConvBias = l.ConvBias,
+            XProj = C(l.XProj), DtProj = C(l.DtProj), DtBias = l.DtBias, A = l.A, D = l.D, OutProj = C(l.OutProj), OutProjBias = l.OutProjBias,
+        }).ToArray();
+        // a matrix that is not natively stored (bitsandbytes 4-bit) may still point into a mapping: keep them then
+        bool allCopied = all.All(m => m is NativeWeightMatrix);
+        var owners = new List<IDisposable> { arena };
+        if (allCopied) foreach (var o in weights.Owners) o.Dispose();
+        else owners.AddRange(weights.Owners);
+        return new MambaWeights(weights.Config, C(weights.Embedding), layers, weights.NormF, C(weights.LmHead), owners);
+    }
+}
