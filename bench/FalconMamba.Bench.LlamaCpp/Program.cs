@@ -53,7 +53,10 @@ var p = new ModelParams(path)
     BatchThreads = threads,
     GpuLayerCount = 0,
 };
-Console.Error.WriteLine($"loading {path} ...");
+// LLamaSharp's default load mode is None: llama.cpp reads the file into its own buffer (anonymous memory on 4 KiB pages
+// here), as our --no-mmap copies it (onto 2 MiB pages). --mmap uses the file mapping in place, as our default does.
+if (args.Contains("--mmap")) p.LoadMode = LLama.Native.LLamaLoadMode.MemoryMap;
+Console.Error.WriteLine($"loading {path} ... (load mode {p.LoadMode})");
 using var weights = LLamaWeights.LoadFromFile(p);
 int vocab = weights.Vocab.Count;
 var rng = new Random(seed);

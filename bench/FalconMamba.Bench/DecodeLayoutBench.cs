@@ -14,6 +14,11 @@ namespace FalconMamba.Bench;
 /// 16-wide (AVX-512) chain, and 8 rows taken from 8 far-apart places of the thread's range (8 long sequential
 /// streams), and 8 rows with software prefetch of the next 8 (slower: 17 vs 21 GB/s at 4096 and 8192 columns, one
 /// thread, 11:10 UTC). GB/s of weights, median of 7 passes, next to the machine's streaming read bandwidth.
+/// Session 4 added (with LAYOUT_PAGES=huge the matrix sits on 2 MiB pages, as a mapped GGUF usually does): one row
+/// with four FMA chains (a different summation order, one stream), two far-apart rows (the short-row kernel), and the
+/// 8 rows repacked into one interleaved stream as llama.cpp repacks Q4_0: on one thread, 4096 columns, the library's
+/// 8-row kernel 19–22 GB/s, four chains 12–18, two far-apart 11–12, the packed stream 9 (13:20–14:10 UTC). Prefetching
+/// each row 512 B or 2 KiB ahead halved the 8-row kernel (not kept).
 /// </summary>
 static unsafe class DecodeLayoutBench
 {
@@ -37,12 +42,23 @@ static unsafe class DecodeLayoutBench
                 m = new BF16Matrix(buf.Pointer, rows, cols, buf);
             }
             else m = new BF16Matrix(data, rows, cols);
+            // the same rows repacked 8 at a time, interleaved in groups of 8 columns: [r0 c0..7][r1 c0..7]..[r7 c0..7][r0 c8..15]..,
+            // so the 8-row kernel reads one sequential stream instead of 8
+            var packed = new LargePageBuffer(data.LongLength * 2);
+            {
+                ushort* q = (ushort*)packed.Pointer;
+                for (long g = 0; g < rows / 8; g++)
+                    for (int c = 0; c < cols; c += 8)
+                        for (int j = 0; j < 8; j++)
+                            for (int k = 0; k < 8; k++)
+                                q[g * 8 * cols + (long)c * 8 + j * 8 + k] = data[(g * 8 + j) * cols + c + k];
+            }
             var x = new float[cols];
             for (int i = 0; i < cols; i++) x[i] = (float)(rng.NextDouble() - 0.5);
             var y = new float[rows];
-            foreach (var (name, rowsAtOnce) in new[] { ("library kernel", 0), ("1 row at a time", 1), ("2 rows interleaved", 2), ("8 rows interleaved", 8), ("1 row, zmm chain", 16), ("8 far-apart streams", 32), ("1 row, 2048-col blocks", 40), ("1 row, 1024-col blocks", 41), ("8 rows + prefetch next 8", 9), ("1 row, 4 chains (not canonical)", 4), ("2 far-apart streams", 33) })
+            foreach (var (name, rowsAtOnce) in new[] { ("library kernel", 0), ("1 row at a time", 1), ("2 rows interleaved", 2), ("8 rows interleaved", 8), ("1 row, zmm chain", 16), ("8 far-apart streams", 32), ("1 row, 2048-col blocks", 40), ("1 row, 1024-col blocks", 41), ("8 rows + prefetch next 8", 9), ("1 row, 4 chains (not canonical)", 4), ("2 far-apart streams", 33), ("8 rows, one packed stream", 60) })
             {
-                var job = new Job(m, x, y, rowsAtOnce);
+                var job = new Job(m, x, y, rowsAtOnce) { Packed = (ushort*)packed.Pointer };
                 var gbs = new List<double>();
                 for (int pass = 0; pass < 8; pass++)
                 {
@@ -58,6 +74,7 @@ static unsafe class DecodeLayoutBench
 
     sealed class Job(BF16Matrix m, float[] x, float[] y, int rowsAtOnce) : IParallelBody
     {
+        public ushort* Packed;
         public void Invoke(int start, int end, int worker)
         {
             if (rowsAtOnce == 0) { m.DotRows(x, y.AsSpan(start, end - start), start, end); return; }
@@ -75,6 +92,11 @@ static unsafe class DecodeLayoutBench
                 {
                     int half = (end - start) / 2;
                     for (int j = 0; j < half; j++) Rows2Apart(w + (long)(start + j) * m.Cols, w + (long)(start + half + j) * m.Cols, m.Cols, px, py + start + j, py + start + half + j);
+                    return;
+                }
+                if (rowsAtOnce == 60)
+                {
+                    for (r = start / 8 * 8; r + 8 <= end; r += 8) Rows8Packed(Packed + (long)r * m.Cols, m.Cols, px, py + r);
                     return;
                 }
                 if (rowsAtOnce == 4) { for (; r < end; r++) py[r] = Row256x4(w + (long)r * m.Cols, px, m.Cols); return; }
@@ -141,6 +163,28 @@ static unsafe class DecodeLayoutBench
             }
             for (int j = 0; j < g; j++) y[r0 + j] = Vector256.Sum(acc[j]);
         }
+    }
+
+    /// <summary>Rows8 over the packed layout: the same per-row arithmetic, one sequential stream of 8 × 16 bytes per step.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    static void Rows8Packed(ushort* w, int n, float* px, float* y)
+    {
+        Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default, a4 = default, a5 = default, a6 = default, a7 = default;
+        for (int i = 0; i + 8 <= n; i += 8)
+        {
+            var xv = Vector256.Load(px + i);
+            ushort* p = w + 8 * i;
+            a0 = Vector256.FusedMultiplyAdd(Load8(p), xv, a0);
+            a1 = Vector256.FusedMultiplyAdd(Load8(p + 8), xv, a1);
+            a2 = Vector256.FusedMultiplyAdd(Load8(p + 16), xv, a2);
+            a3 = Vector256.FusedMultiplyAdd(Load8(p + 24), xv, a3);
+            a4 = Vector256.FusedMultiplyAdd(Load8(p + 32), xv, a4);
+            a5 = Vector256.FusedMultiplyAdd(Load8(p + 40), xv, a5);
+            a6 = Vector256.FusedMultiplyAdd(Load8(p + 48), xv, a6);
+            a7 = Vector256.FusedMultiplyAdd(Load8(p + 56), xv, a7);
+        }
+        y[0] = Vector256.Sum(a0); y[1] = Vector256.Sum(a1); y[2] = Vector256.Sum(a2); y[3] = Vector256.Sum(a3);
+        y[4] = Vector256.Sum(a4); y[5] = Vector256.Sum(a5); y[6] = Vector256.Sum(a6); y[7] = Vector256.Sum(a7);
     }
 
     /// <summary>One row with four FMA chains (a different summation order from the library's): one stream, no latency bound.</summary>
