@@ -60,7 +60,23 @@ public sealed class WorkerPool : IDisposable
     /// Runs <paramref name="body"/> over [0, count) split into ThreadCount ranges whose sizes are multiples of
     /// <paramref name="grain"/> (except the last), and returns when all are done.
     /// </summary>
-    public void For(int count, IParallelBody body, int grain = 1)
+    public void For(int count, IParallelBody body, int grain = 1) => Run(count, body, Math.Max(1, grain), dynamic: false);
+
+    /// <summary>
+    /// Runs <paramref name="body"/> over [0, count) in chunks of <paramref name="chunk"/> items that the threads take in
+    /// turn from a shared counter, and returns when all are done. For bodies whose items are independent (each output
+    /// row of a product is computed the same way whichever thread takes it, so results keep their bits): on a shared
+    /// machine a thread that loses its core for a while takes fewer chunks instead of holding up the join, where
+    /// <see cref="For"/>'s fixed halves make every call as slow as the slower thread.
+    /// </summary>
+    public void ForDynamic(int count, IParallelBody body, int chunk)
+    {
+        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1");
+        Run(count, body, chunk, dynamic: true);
+    }
+
+    /// <summary>Hands one call to the workers (fixed ranges or chunks in turn), takes part on the calling thread, joins.</summary>
+    void Run(int count, IParallelBody body, int grain, bool dynamic)
     {
         if (count <= 0) return;
         if (ThreadCount == 1 || count <= grain)
@@ -72,45 +88,14 @@ public sealed class WorkerPool : IDisposable
         {
             _body = body;
             _count = count;
-            _grain = Math.Max(1, grain);
-            int workers = _threads.Length;
-            _done.Reset(workers);
-            for (int i = 0; i < workers; i++) _go[i].Set();
-            RunRange(0);
-            _done.Wait();
-            _body = null;
-        }
-    }
-
-    /// <summary>
-    /// Runs <paramref name="body"/> over [0, count) in chunks of <paramref name="chunk"/> items that the threads take in
-    /// turn from a shared counter, and returns when all are done. For bodies whose items are independent (each output
-    /// row of a product is computed the same way whichever thread takes it, so results keep their bits): on a shared
-    /// machine a thread that loses its core for a while takes fewer chunks instead of holding up the join, where
-    /// <see cref="For"/>'s fixed halves make every call as slow as the slower thread.
-    /// </summary>
-    public void ForDynamic(int count, IParallelBody body, int chunk)
-    {
-        if (count <= 0) return;
-        if (chunk < 1) throw new ArgumentOutOfRangeException(nameof(chunk), chunk, "chunk must be at least 1");
-        if (ThreadCount == 1 || count <= chunk)
-        {
-            body.Invoke(0, count, 0);
-            return;
-        }
-        lock (_callLock)
-        {
-            _body = body;
-            _count = count;
-            _grain = chunk;
+            _grain = grain;
             _next = 0;
-            _dynamic = true;
+            _dynamic = dynamic;
             int workers = _threads.Length;
             _done.Reset(workers);
             for (int i = 0; i < workers; i++) _go[i].Set();
-            RunChunks(0);
+            if (dynamic) RunChunks(0); else RunRange(0);
             _done.Wait();
-            _dynamic = false;
             _body = null;
         }
     }
