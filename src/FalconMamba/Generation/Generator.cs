@@ -77,6 +77,11 @@ public sealed class Generator : IDisposable
         string reason = "max_new_tokens";
         string pending = "";
         int maxStop = options.StopStrings.Count == 0 ? 0 : options.StopStrings.Max(s => s.Length);
+        bool ended = false;
+        // finally: a caller that stops enumerating (breaks on the eos token, or early) disposes the iterator at a yield;
+        // the last sampled token must still be kept for the next call and the stats recorded
+        try
+        {
         while (generated < options.MaxNewTokens)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -108,8 +113,14 @@ public sealed class Generator : IDisposable
             if (generated >= options.MaxNewTokens) break;
             next = sampler.Sample(_ctx.Decode(next, State));
         }
-        _pending = generated > 0 ? next : null;
-        LastStats = new GenerationStats(prompt.Count, prefillTime, generated, sw.Elapsed, reason);
+        ended = true;
+        }
+        finally
+        {
+            if (!ended && reason == "max_new_tokens" && generated < options.MaxNewTokens) reason = "stopped_by_caller";
+            _pending = generated > 0 ? next : null;
+            LastStats = new GenerationStats(prompt.Count, prefillTime, generated, sw.Elapsed, reason);
+        }
     }
 
     /// <summary>Feeds tokens into the state without sampling (e.g. a long shared prefix to save with <see cref="StateFile"/>).</summary>

@@ -128,6 +128,28 @@ public class SamplerTests
         var logits = ctx.Prefill(history, st);
         Assert.Equal(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(logits), part2[0]);
         Assert.Equal(history.Length + part2.Count - 1, g4.State.Position);   // the last sampled token is fed next call
+
+        // A caller that breaks out of the loop (on the eos token, as the CLI does, or early) still gets stats, and the
+        // token it received is still fed on the next call (the CLI used to fail with a null LastStats here).
+        using var g5 = new Generator(model, 1, 8);
+        await foreach (var t in g5.GenerateAsync([1, 2, 3], new SamplingOptions { MaxNewTokens = 10, EosTokenIds = [first] }))
+            if (t.IsEos) break;
+        Assert.Equal("eos", g5.LastStats!.StopReason);
+        using var g6 = new Generator(model, 1, 8);
+        var got = new List<int>();
+        await foreach (var t in g6.GenerateAsync([1, 2, 3], new SamplingOptions { MaxNewTokens = 10, EosTokenIds = [] }))
+        {
+            got.Add(t.Id);
+            if (got.Count == 2) break;
+        }
+        Assert.Equal("stopped_by_caller", g6.LastStats!.StopReason);
+        Assert.Equal(2, g6.LastStats.GeneratedTokens);
+        Assert.Equal(part1.Take(2), got);                                   // greedy: the same first tokens as g4
+        var after = new List<int>();
+        await foreach (var t in g6.GenerateAsync([5], new SamplingOptions { MaxNewTokens = 1, EosTokenIds = [] })) after.Add(t.Id);
+        Assert.Equal(3 + 2 + 1, g6.State.Position);                         // prompt, both received tokens, then [5]
+        var st6 = model.CreateState();
+        Assert.Equal(System.Numerics.Tensors.TensorPrimitives.IndexOfMax(ctx.Prefill([1, 2, 3, .. got, 5], st6)), after[0]);
         Directory.Delete(dir, true);
     }
 }
