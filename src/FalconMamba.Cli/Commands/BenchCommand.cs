@@ -104,6 +104,7 @@ internal static class BenchCommand
             w.WriteString("model", path);
             w.WriteNumber("parameters", m.Weights.ParameterCount);
             w.WriteString("weight_type", m.Weights.Layers[0].InProj.Type.ToString());
+            w.WriteString("weights_in", WeightResidency.Describe(m.Weights));
             w.WriteNumber("threads", threads);
             w.WriteNumber("chunk", chunk);
             w.WriteNumber("prompt_tokens", promptLen);
@@ -126,7 +127,7 @@ internal static class BenchCommand
             Console.WriteLine();
             return;
         }
-        Console.WriteLine($"model           {path} ({m.Weights.ParameterCount / 1e6:F0}M parameters, {m.Weights.Layers[0].InProj.Type})");
+        Console.WriteLine($"model           {path} ({m.Weights.ParameterCount / 1e6:F0}M parameters, {m.Weights.Layers[0].InProj.Type}; weights in {WeightResidency.Describe(m.Weights)})");
         Console.WriteLine($"threads         {threads}   chunk {chunk}   prompt {promptLen}   gen {genLen}   runs {runs}");
         Console.WriteLine($"prefill         {Fmt(prefill, "F2")} tok/s");
         Console.WriteLine($"decode          {Fmt(decode, "F2")} tok/s");

@@ -14,6 +14,19 @@ namespace FalconMamba.Model;
 public static unsafe class WeightResidency
 {
     /// <summary>
+    /// Where the matrices are, for reports: "file mapping", "RAM, 2 MiB pages", or a mix ("RAM, 2 MiB pages: 193 of
+    /// 257 matrices" after <c>--quantize</c> left some matrices in their stored type).
+    /// </summary>
+    public static string Describe(MambaWeights weights)
+    {
+        var all = new List<WeightMatrix> { weights.Embedding, weights.LmHead };
+        foreach (var l in weights.Layers) all.AddRange([l.InProj, l.XProj, l.DtProj, l.OutProj]);
+        var distinct = all.Distinct().ToList();
+        int large = distinct.Count(m => m is NativeWeightMatrix { Owner: LargePageBuffer });
+        return large == 0 ? "file mapping" : large == distinct.Count ? "RAM, 2 MiB pages" : $"RAM, 2 MiB pages: {large} of {distinct.Count} matrices";
+    }
+
+    /// <summary>
     /// Copies the matrices of <paramref name="weights"/> into one 2 MiB-page buffer and returns weights over it; the
     /// originals' mappings are disposed when nothing points into them any more. f32 vectors (norms, A, D, conv) are
     /// managed arrays already and are shared.

@@ -50,6 +50,8 @@ public class WeightResidencyTests
         }
         foreach (var (x, y) in Matrices(mapped.Weights).Zip(Matrices(inRam.Weights))) Assert.Equal(x.Type, y.Type);
         Assert.Equal(ReferenceEquals(mapped.Weights.LmHead, mapped.Weights.Embedding), ReferenceEquals(inRam.Weights.LmHead, inRam.Weights.Embedding));
+        Assert.Equal("file mapping", WeightResidency.Describe(mapped.Weights));
+        Assert.Equal("RAM, 2 MiB pages", WeightResidency.Describe(inRam.Weights));
         Assert.NotEmpty(progress);
         Assert.Equal(1.0, progress.Max(), 9);
         TestContext.Current.TestOutputHelper?.WriteLine($"{source}: {tokens.Length} positions bit-identical, {Matrices(inRam.Weights).Distinct().Count()} matrices on 2 MiB pages");
