@@ -13,15 +13,17 @@ namespace FalconMamba.Model;
 /// </summary>
 public static unsafe class WeightResidency
 {
+    /// <summary>Every weight matrix: embedding, lm_head (the same object when tied), then each layer's four products.</summary>
+    static IEnumerable<WeightMatrix> Matrices(MambaWeights w) =>
+        new[] { w.Embedding, w.LmHead }.Concat(w.Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }));
+
     /// <summary>
     /// Where the matrices are, for reports: "file mapping", "RAM, 2 MiB pages", or a mix ("RAM, 2 MiB pages: 193 of
     /// 257 matrices" after <c>--quantize</c> left some matrices in their stored type).
     /// </summary>
     public static string Describe(MambaWeights weights)
     {
-        var all = new List<WeightMatrix> { weights.Embedding, weights.LmHead };
-        foreach (var l in weights.Layers) all.AddRange([l.InProj, l.XProj, l.DtProj, l.OutProj]);
-        var distinct = all.Distinct().ToList();
+        var distinct = Matrices(weights).Distinct().ToList();
         int large = distinct.Count(m => m is NativeWeightMatrix { Owner: LargePageBuffer });
         return large == 0 ? "file mapping" : large == distinct.Count ? "RAM, 2 MiB pages" : $"RAM, 2 MiB pages: {large} of {distinct.Count} matrices";
     }
@@ -34,8 +36,7 @@ public static unsafe class WeightResidency
     public static MambaWeights CopyToLargePages(MambaWeights weights, IProgress<double>? progress = null)
     {
         // distinct natively stored matrices (a tied lm_head is the embedding), each at a 4 KiB-aligned offset
-        var all = new List<WeightMatrix> { weights.Embedding, weights.LmHead };
-        foreach (var l in weights.Layers) all.AddRange([l.InProj, l.XProj, l.DtProj, l.OutProj]);
+        var all = Matrices(weights).ToList();
         // matrices quantized at load are on 2 MiB pages already (their own LargePageBuffer)
         var native = all.OfType<NativeWeightMatrix>().Where(m => m.Owner is not LargePageBuffer).Distinct().ToList();
         var offsets = new Dictionary<NativeWeightMatrix, long>();
