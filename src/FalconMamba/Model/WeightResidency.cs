@@ -13,6 +13,28 @@ namespace FalconMamba.Model;
 /// </summary>
 public static unsafe class WeightResidency
 {
+    /// <summary>Throws a clear error when <paramref name="needed"/> bytes of weights do not fit in <paramref name="available"/> (null: unknown, no check).</summary>
+    internal static void EnsureFits(long needed, long? available)
+    {
+        if (available is long a && needed > a)
+            throw new FalconMambaException($"--no-mmap: the weights need {needed / (double)(1L << 30):F2} GiB of RAM but only {a / (double)(1L << 30):F2} GiB is available; " +
+                "leave out --no-mmap to use them in place from the file mapping");
+    }
+
+    /// <summary>MemAvailable from /proc/meminfo (memory the kernel can hand out, reclaimable page cache included); null elsewhere.</summary>
+    static long? AvailableBytes()
+    {
+        try
+        {
+            if (!OperatingSystem.IsLinux()) return null;
+            foreach (var line in File.ReadLines("/proc/meminfo"))
+                if (line.StartsWith("MemAvailable:", StringComparison.Ordinal))
+                    return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture) * 1024;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException) { }
+        return null;
+    }
+
     /// <summary>Every weight matrix: embedding, lm_head (the same object when tied), then each layer's four products.</summary>
     static IEnumerable<WeightMatrix> Matrices(MambaWeights w) =>
         new[] { w.Embedding, w.LmHead }.Concat(w.Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }));
@@ -47,6 +69,9 @@ public static unsafe class WeightResidency
             total += (m.ByteSize + 4095) / 4096 * 4096;
         }
         if (total == 0) return weights;
+        // anonymous memory cannot be dropped like mapped pages: refuse up front rather than let the copy page-fault
+        // into the OOM killer
+        EnsureFits(total, AvailableBytes());
         var arena = new LargePageBuffer(total);
         try
         {

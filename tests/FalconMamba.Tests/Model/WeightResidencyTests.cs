@@ -74,6 +74,17 @@ public class WeightResidencyTests
     }
 
     [Fact]
+    public void NoMmapRefusesWeightsThatDoNotFitInAvailableMemory()
+    {
+        WeightResidency.EnsureFits(10L << 30, 11L << 30);
+        WeightResidency.EnsureFits(10L << 30, null);                       // unknown: no check
+        var e = Assert.Throws<FalconMambaException>(() => WeightResidency.EnsureFits(14L << 30, 8L << 30));
+        Assert.Contains("--no-mmap", e.Message);
+        Assert.Contains("14.00 GiB", e.Message);
+        Assert.Contains("8.00 GiB", e.Message);
+    }
+
+    [Fact]
     public void LargePageBufferIsAlignedWritableAndRejectsBadLengths()
     {
         using (var b = new LargePageBuffer(3L << 20))
