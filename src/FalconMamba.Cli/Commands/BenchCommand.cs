@@ -40,7 +40,7 @@ internal static class BenchCommand
             string path = pr.GetValue(model)!;
             Console.Error.WriteLine($"loading {path} ...");
             var load = Stopwatch.StartNew();
-            using var m = MambaModel.Load(path, CliRunner.LoadOptions(pr));
+            using var m = CliRunner.LoadModel(pr, path);
             Console.Error.WriteLine($"loaded in {load.Elapsed.TotalSeconds:F1} s: {m.Weights.ParameterCount / 1e6:F0}M parameters, {CommonOptions.FormatBytes(m.Weights.TotalBytes)} of weights");
             if (pr.GetValue(longMode))
             {

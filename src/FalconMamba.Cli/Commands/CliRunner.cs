@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Spectre.Console;
 
 namespace FalconMamba.Cli.Commands;
 
@@ -23,9 +24,40 @@ internal static class CliRunner
         UseMmap = !parse.GetValue(NoMmapOption),
     };
 
-    /// <summary>Loads the model at <paramref name="path"/>, honouring --quantize and --no-mmap.</summary>
-    public static FalconMamba.Model.MambaModel LoadModel(ParseResult parse, string path) =>
-        FalconMamba.Model.MambaModel.Load(path, LoadOptions(parse));
+    /// <summary>
+    /// Loads the model at <paramref name="path"/>, honouring --quantize and --no-mmap. With --no-mmap the copy into RAM
+    /// (seconds for a 7B) shows a progress bar on stderr; the mapped load itself is lazy and quick.
+    /// </summary>
+    public static FalconMamba.Model.MambaModel LoadModel(ParseResult parse, string path)
+    {
+        var options = LoadOptions(parse);
+        if (options.UseMmap) return FalconMamba.Model.MambaModel.Load(path, options);
+        var mapped = FalconMamba.Model.ModelLoader.LoadWeights(path, options with { UseMmap = true });
+        FalconMamba.Model.MambaWeights? copied = null;
+        try
+        {
+            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+            console.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
+                .Start(ctx =>
+                {
+                    var task = ctx.AddTask("--no-mmap: copying the weights into RAM (2 MiB pages)", maxValue: 1.0);
+                    copied = FalconMamba.Model.WeightResidency.CopyToLargePages(mapped, new DirectProgress(p => task.Value = Math.Min(1.0, p)));
+                    task.Value = 1.0;
+                });
+        }
+        catch
+        {
+            mapped.Dispose();
+            throw;
+        }
+        return new FalconMamba.Model.MambaModel(copied!);
+    }
+
+    /// <summary>Reports on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    sealed class DirectProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
 
     public static int Run(ParseResult parse, Func<int> body)
     {
