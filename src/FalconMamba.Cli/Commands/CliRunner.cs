@@ -54,7 +54,7 @@ internal static class CliRunner
     }
 
     /// <summary>Reports on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    sealed class DirectProgress(Action<double> report) : IProgress<double>
+    internal sealed class DirectProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
     }

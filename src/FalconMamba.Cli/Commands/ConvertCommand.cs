@@ -36,7 +36,7 @@ internal static class ConvertCommand
                 .Start(ctx =>
                 {
                     var task = ctx.AddTask(toGguf ? $"→ GGUF {t}" : "→ safetensors", maxValue: 1.0);
-                    var progress = new DirectProgress(p => task.Value = Math.Min(1.0, p));
+                    var progress = new CliRunner.DirectProgress(p => task.Value = Math.Min(1.0, p));
                     if (toGguf) GgufConverter.HuggingFaceToGguf(input, dest, t, progress);
                     else GgufConverter.GgufToHuggingFace(input, dest, progress);
                     task.Value = 1.0;
@@ -60,10 +60,4 @@ internal static class ConvertCommand
         "q6_k" => TensorType.Q6_K,
         _ => throw new FalconMambaException($"--type '{s}' is not supported (f32, f16, bf16, q8_0, q4_0, q4_k, q6_k)"),
     };
-
-    /// <summary>Reports synchronously on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    sealed class DirectProgress(Action<double> report) : IProgress<double>
-    {
-        public void Report(double value) => report(value);
-    }
 }
