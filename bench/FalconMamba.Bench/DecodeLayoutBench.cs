@@ -44,7 +44,7 @@ static unsafe class DecodeLayoutBench
             else m = new BF16Matrix(data, rows, cols);
             // the same rows repacked 8 at a time, interleaved in groups of 8 columns: [r0 c0..7][r1 c0..7]..[r7 c0..7][r0 c8..15]..,
             // so the 8-row kernel reads one sequential stream instead of 8
-            var packed = new LargePageBuffer(data.LongLength * 2);
+            using var packed = new LargePageBuffer(data.LongLength * 2);
             {
                 ushort* q = (ushort*)packed.Pointer;
                 for (long g = 0; g < rows / 8; g++)

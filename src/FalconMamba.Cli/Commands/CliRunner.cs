@@ -32,25 +32,16 @@ internal static class CliRunner
     {
         var options = LoadOptions(parse);
         if (options.UseMmap) return FalconMamba.Model.MambaModel.Load(path, options);
-        var mapped = FalconMamba.Model.ModelLoader.LoadWeights(path, options with { UseMmap = true });
-        FalconMamba.Model.MambaWeights? copied = null;
-        try
-        {
-            var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
-            console.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask("--no-mmap: copying the weights into RAM (2 MiB pages)", maxValue: 1.0);
-                    copied = FalconMamba.Model.WeightResidency.CopyToLargePages(mapped, new DirectProgress(p => task.Value = Math.Min(1.0, p)));
-                    task.Value = 1.0;
-                });
-        }
-        catch
-        {
-            mapped.Dispose();
-            throw;
-        }
-        return new FalconMamba.Model.MambaModel(copied!);
+        FalconMamba.Model.MambaModel? model = null;
+        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        console.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
+            .Start(ctx =>
+            {
+                var task = ctx.AddTask("--no-mmap: copying the weights into RAM (2 MiB pages)", maxValue: 1.0);
+                model = FalconMamba.Model.MambaModel.Load(path, options, new DirectProgress(p => task.Value = Math.Min(1.0, p)));
+                task.Value = 1.0;
+            });
+        return model!;
     }
 
     /// <summary>Reports on the reporting thread (Progress&lt;T&gt; would post to the thread pool).</summary>

@@ -58,11 +58,9 @@ public sealed unsafe class MappedFile : IDisposable
         if (!OperatingSystem.IsLinux() || length <= 0) return;
         long page = Environment.SystemPageSize;
         long start = (long)p / page * page, end = ((long)p + length + page - 1) / page * page;
-        try { madvise((void*)start, (nuint)(end - start), 4 /* MADV_DONTNEED */); }
+        try { Kernels.Libc.madvise((void*)start, (nuint)(end - start), Kernels.Libc.MADV_DONTNEED); }
         catch (Exception e) when (e is DllNotFoundException or EntryPointNotFoundException) { }
     }
-
-    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "madvise")] static extern int madvise(void* addr, nuint length, int advice);
 
     /// <summary>Unmaps the file; weights that point into it must no longer be used.</summary>
     public void Dispose()

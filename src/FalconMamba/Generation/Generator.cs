@@ -82,38 +82,38 @@ public sealed class Generator : IDisposable
         // the last sampled token must still be kept for the next call and the stats recorded
         try
         {
-        while (generated < options.MaxNewTokens)
-        {
-            cancellationToken.ThrowIfCancellationRequested();
-            generated++;
-            if (eos.Contains(next))
+            while (generated < options.MaxNewTokens)
             {
-                reason = "eos";
-                yield return new GeneratedToken(next, "", true);
-                break;
-            }
-            string text = streamer?.Push(next) ?? "";
-            if (maxStop > 0)
-            {
-                // Hold back text that could be the start of a stop string; emit the rest.
-                pending += text;
-                int hit = options.StopStrings.Select(s => pending.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
-                if (hit >= 0)
+                cancellationToken.ThrowIfCancellationRequested();
+                generated++;
+                if (eos.Contains(next))
                 {
-                    reason = "stop_string";
-                    yield return new GeneratedToken(next, pending[..hit], false);
+                    reason = "eos";
+                    yield return new GeneratedToken(next, "", true);
                     break;
                 }
-                int safe = generated >= options.MaxNewTokens ? pending.Length : Math.Max(0, pending.Length - (maxStop - 1));
-                text = pending[..safe];
-                pending = pending[safe..];
+                string text = streamer?.Push(next) ?? "";
+                if (maxStop > 0)
+                {
+                    // Hold back text that could be the start of a stop string; emit the rest.
+                    pending += text;
+                    int hit = options.StopStrings.Select(s => pending.IndexOf(s, StringComparison.Ordinal)).Where(i => i >= 0).DefaultIfEmpty(-1).Min();
+                    if (hit >= 0)
+                    {
+                        reason = "stop_string";
+                        yield return new GeneratedToken(next, pending[..hit], false);
+                        break;
+                    }
+                    int safe = generated >= options.MaxNewTokens ? pending.Length : Math.Max(0, pending.Length - (maxStop - 1));
+                    text = pending[..safe];
+                    pending = pending[safe..];
+                }
+                yield return new GeneratedToken(next, text, false);
+                sampler.Observe(next);
+                if (generated >= options.MaxNewTokens) break;
+                next = sampler.Sample(_ctx.Decode(next, State));
             }
-            yield return new GeneratedToken(next, text, false);
-            sampler.Observe(next);
-            if (generated >= options.MaxNewTokens) break;
-            next = sampler.Sample(_ctx.Decode(next, State));
-        }
-        ended = true;
+            ended = true;
         }
         finally
         {

@@ -16,8 +16,6 @@ namespace FalconMamba.Kernels;
 public sealed unsafe class LargePageBuffer : IDisposable
 {
     const long HugePage = 2L << 20;
-    const int MADV_HUGEPAGE = 14;
-    const int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20;
 
     byte* _base;          // what was mapped or allocated (freed in Dispose)
     readonly long _mapped; // bytes mapped at _base; 0 when NativeMemory owns it
@@ -41,13 +39,13 @@ public sealed unsafe class LargePageBuffer : IDisposable
                 // map one huge page more than needed and start at the first 2 MiB boundary: only whole aligned
                 // 2 MiB ranges can be backed by huge pages
                 long size = (bytes + HugePage - 1) / HugePage * HugePage + HugePage;
-                void* p = mmap(null, (nuint)size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+                void* p = Libc.mmap(null, (nuint)size, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_PRIVATE | Libc.MAP_ANONYMOUS, -1, 0);
                 if (p != (void*)-1)
                 {
                     _base = (byte*)p;
                     _mapped = size;
                     Pointer = (byte*)(((long)p + HugePage - 1) & ~(HugePage - 1));
-                    HugePagesAdvised = madvise(Pointer, (nuint)(size - (Pointer - _base)), MADV_HUGEPAGE) == 0;
+                    HugePagesAdvised = Libc.madvise(Pointer, (nuint)(size - (Pointer - _base)), Libc.MADV_HUGEPAGE) == 0;
                     return;
                 }
             }
@@ -75,11 +73,7 @@ public sealed unsafe class LargePageBuffer : IDisposable
         if (b == null) return;
         _base = null;
         Pointer = null;
-        if (_mapped > 0) munmap(b, (nuint)_mapped);
+        if (_mapped > 0) Libc.munmap(b, (nuint)_mapped);
         else NativeMemory.AlignedFree(b);
     }
-
-    [DllImport("libc", EntryPoint = "mmap")] static extern void* mmap(void* addr, nuint length, int prot, int flags, int fd, nint offset);
-    [DllImport("libc", EntryPoint = "munmap")] static extern int munmap(void* addr, nuint length);
-    [DllImport("libc", EntryPoint = "madvise")] static extern int madvise(void* addr, nuint length, int advice);
 }

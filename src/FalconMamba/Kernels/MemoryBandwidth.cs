@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
 namespace FalconMamba.Kernels;
@@ -36,21 +35,19 @@ public static unsafe class MemoryBandwidth
         // (LargePageBuffer), which would understate the bound
         using var buffer = new LargePageBuffer(floats * 4);
         float* buf = (float*)buffer.Pointer;
+        new Span<byte>(buf, (int)Math.Min(int.MaxValue, floats * 4)).Fill(1);
+        for (long i = int.MaxValue / 4; i < floats; i++) buf[i] = 1f;
+        var job = new SumJob(buf, floats, pool.ThreadCount);
+        var rates = new double[passes];
+        for (int p = -1; p < passes; p++)
         {
-            new Span<byte>(buf, (int)Math.Min(int.MaxValue, floats * 4)).Fill(1);
-            for (long i = int.MaxValue / 4; i < floats; i++) buf[i] = 1f;
-            var job = new SumJob(buf, floats, pool.ThreadCount);
-            var rates = new double[passes];
-            for (int p = -1; p < passes; p++)
-            {
-                long t0 = Stopwatch.GetTimestamp();
-                pool.For(pool.ThreadCount, job);
-                double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-                if (p >= 0) rates[p] = floats * 4 / s;
-            }
-            if (job.Total() == 12345f) Console.Error.Write(""); // keep the sums observable
-            return new Result(floats * 4, pool.ThreadCount, rates);
+            long t0 = Stopwatch.GetTimestamp();
+            pool.For(pool.ThreadCount, job);
+            double s = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+            if (p >= 0) rates[p] = floats * 4 / s;
         }
+        if (job.Total() == 12345f) Console.Error.Write(""); // keep the sums observable
+        return new Result(floats * 4, pool.ThreadCount, rates);
     }
 
     sealed class SumJob(float* buf, long floats, int threads) : IParallelBody

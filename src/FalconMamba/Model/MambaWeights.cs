@@ -126,6 +126,26 @@ public sealed class MambaWeights : IDisposable
     long LayerBytes() => Layers.Sum(l => l.InProj.ByteSize + l.XProj.ByteSize + l.DtProj.ByteSize + l.OutProj.ByteSize
         + 4L * (l.Norm.Length + l.ConvWeight.Length + (l.ConvBias?.Length ?? 0) + l.DtBias.Length + l.A.Length + l.D.Length));
 
+    /// <summary>Every weight matrix: embedding, lm_head (the same object when tied), then each layer's four products.</summary>
+    internal IEnumerable<WeightMatrix> Matrices() =>
+        new[] { Embedding, LmHead }.Concat(Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }));
+
+    /// <summary>
+    /// The same weights with other matrices: <paramref name="embedding"/> and <paramref name="lmHead"/> (pass the same
+    /// object for a tied head), each layer's four products through <paramref name="layerMatrix"/>; the f32 vectors are
+    /// shared. Used by quantize-at-load and by <see cref="WeightResidency"/>.
+    /// </summary>
+    internal MambaWeights WithMatrices(WeightMatrix embedding, WeightMatrix lmHead, Func<WeightMatrix, WeightMatrix> layerMatrix, IReadOnlyList<IDisposable> owners)
+    {
+        var layers = Layers.Select(l => new MambaLayerWeights
+        {
+            Norm = l.Norm, InProj = layerMatrix(l.InProj), InProjBias = l.InProjBias, ConvWeight = l.ConvWeight, ConvBias = l.ConvBias,
+            XProj = layerMatrix(l.XProj), DtProj = layerMatrix(l.DtProj), DtBias = l.DtBias, A = l.A, D = l.D,
+            OutProj = layerMatrix(l.OutProj), OutProjBias = l.OutProjBias,
+        }).ToArray();
+        return new MambaWeights(Config, embedding, layers, NormF, lmHead, owners);
+    }
+
     /// <summary>Releases the file mappings.</summary>
     public void Dispose()
     {

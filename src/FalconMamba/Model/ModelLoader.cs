@@ -15,24 +15,33 @@ public static class ModelLoader
     /// <summary>Loads from a folder or a .gguf file.</summary>
     public static MambaWeights LoadWeights(string path, ModelLoadOptions options, IProgress<double>? progress = null)
     {
+        // with UseMmap = false the copy into RAM is most of the time: mapping reports 0–10 %, the copy the rest
+        var mapping = options.UseMmap || progress is null ? progress : new ScaledProgress(progress, 0, 0.1);
+        MambaWeights weights;
         if (File.Exists(path) && path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-        {
-            var (weights, _) = Formats.Gguf.GgufModelLoader.Load(path, progress);
-            return Finish(weights, options, progress);
-        }
-        if (!Directory.Exists(path))
+            (weights, _) = Formats.Gguf.GgufModelLoader.Load(path, mapping);
+        else if (!Directory.Exists(path))
             throw new ModelFormatException(File.Exists(path)
                 ? $"'{path}' is a file; expected a model folder (config.json + *.safetensors) or a .gguf file"
                 : $"model folder '{path}' does not exist");
-        var config = MambaConfig.Load(path);
-        return LoadSafetensors(path, config, options, progress);
+        else weights = LoadSafetensors(path, MambaConfig.Load(path), mapping);
+        // then quantize at load and/or move the matrices off the mapping, as the options ask
+        try
+        {
+            if (options.Quantize is { } q) weights = WeightQuantizer.Apply(weights, q);
+            return options.UseMmap ? weights : WeightResidency.CopyToLargePages(weights, progress is null ? null : new ScaledProgress(progress, 0.1, 1));
+        }
+        catch
+        {
+            weights.Dispose();   // the mappings (quantize-at-load and the copy hand them on only when they succeed)
+            throw;
+        }
     }
 
-    /// <summary>Quantize at load and/or move the matrices off the mapping, as the options ask.</summary>
-    static MambaWeights Finish(MambaWeights weights, ModelLoadOptions options, IProgress<double>? progress)
+    /// <summary>Maps a phase's 0–1 onto [from, to] of the whole load's progress.</summary>
+    sealed class ScaledProgress(IProgress<double> inner, double from, double to) : IProgress<double>
     {
-        if (options.Quantize is { } q) weights = WeightQuantizer.Apply(weights, q);
-        return options.UseMmap ? weights : WeightResidency.CopyToLargePages(weights, progress);
+        public void Report(double value) => inner.Report(from + (to - from) * value);
     }
 
     /// <summary>Opens the safetensors shard(s) of a folder.</summary>
@@ -70,7 +79,7 @@ public static class ModelLoader
         return opened;
     }
 
-    static MambaWeights LoadSafetensors(string folder, MambaConfig config, ModelLoadOptions options, IProgress<double>? progress)
+    static MambaWeights LoadSafetensors(string folder, MambaConfig config, IProgress<double>? progress)
     {
         var shards = OpenShards(folder);
         try
@@ -117,8 +126,7 @@ public static class ModelLoader
             WeightMatrix lmHead = !config.TieWordEmbeddings && byName.ContainsKey("lm_head.weight")
                 ? loader.Matrix("lm_head.weight", v, d)
                 : embedding;
-            var weights = new MambaWeights(config, embedding, layers, normF, lmHead, shards.Cast<IDisposable>().ToArray());
-            return Finish(weights, options, progress);
+            return new MambaWeights(config, embedding, layers, normF, lmHead, shards.Cast<IDisposable>().ToArray());
         }
         catch
         {

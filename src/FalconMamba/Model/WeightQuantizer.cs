@@ -37,11 +37,6 @@ public static class WeightQuantizer
         bool tied = ReferenceEquals(weights.LmHead, weights.Embedding);
         var embedding = Q(weights.Embedding, output: tied);
         var lmHead = tied ? embedding : Q(weights.LmHead, output: true);
-        var layers = weights.Layers.Select(l => new MambaLayerWeights
-        {
-            Norm = l.Norm, InProj = Q(l.InProj), InProjBias = l.InProjBias, ConvWeight = l.ConvWeight, ConvBias = l.ConvBias,
-            XProj = Q(l.XProj), DtProj = Q(l.DtProj), DtBias = l.DtBias, A = l.A, D = l.D, OutProj = Q(l.OutProj), OutProjBias = l.OutProjBias,
-        }).ToArray();
-        return new MambaWeights(weights.Config, embedding, layers, weights.NormF, lmHead, weights.Owners);
+        return weights.WithMatrices(embedding, lmHead, m => Q(m), weights.Owners);
     }
 }

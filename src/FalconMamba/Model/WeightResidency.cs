@@ -35,17 +35,13 @@ public static unsafe class WeightResidency
         return null;
     }
 
-    /// <summary>Every weight matrix: embedding, lm_head (the same object when tied), then each layer's four products.</summary>
-    static IEnumerable<WeightMatrix> Matrices(MambaWeights w) =>
-        new[] { w.Embedding, w.LmHead }.Concat(w.Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }));
-
     /// <summary>
     /// Where the matrices are, for reports: "file mapping", "RAM, 2 MiB pages", or a mix ("RAM, 2 MiB pages: 193 of
     /// 257 matrices" after <c>--quantize</c> left some matrices in their stored type).
     /// </summary>
     public static string Describe(MambaWeights weights)
     {
-        var distinct = Matrices(weights).Distinct().ToList();
+        var distinct = weights.Matrices().Distinct().ToList();
         int large = distinct.Count(m => m is NativeWeightMatrix { Owner: LargePageBuffer });
         return large == 0 ? "file mapping" : large == distinct.Count ? "RAM, 2 MiB pages" : $"RAM, 2 MiB pages: {large} of {distinct.Count} matrices";
     }
@@ -58,7 +54,7 @@ public static unsafe class WeightResidency
     public static MambaWeights CopyToLargePages(MambaWeights weights, IProgress<double>? progress = null)
     {
         // distinct natively stored matrices (a tied lm_head is the embedding), each at a 4 KiB-aligned offset
-        var all = Matrices(weights).ToList();
+        var all = weights.Matrices().ToList();
         // matrices quantized at load are on 2 MiB pages already (their own LargePageBuffer)
         var native = all.OfType<NativeWeightMatrix>().Where(m => m.Owner is not LargePageBuffer).Distinct().ToList();
         var offsets = new Dictionary<NativeWeightMatrix, long>();
@@ -100,16 +96,11 @@ public static unsafe class WeightResidency
         }
         var copies = native.ToDictionary(m => m, m => QuantizedMatrix.Create(m.Type, arena.Pointer + offsets[m], m.Rows, m.Cols, arena));
         WeightMatrix C(WeightMatrix m) => m is NativeWeightMatrix n && copies.TryGetValue(n, out var c) ? c : m;
-        var layers = weights.Layers.Select(l => new MambaLayerWeights
-        {
-            Norm = l.Norm, InProj = C(l.InProj), InProjBias = l.InProjBias, ConvWeight = l.ConvWeight, ConvBias = l.ConvBias,
-            XProj = C(l.XProj), DtProj = C(l.DtProj), DtBias = l.DtBias, A = l.A, D = l.D, OutProj = C(l.OutProj), OutProjBias = l.OutProjBias,
-        }).ToArray();
         // a matrix that is not natively stored (bitsandbytes 4-bit) may still point into a mapping: keep them then
         bool allCopied = all.All(m => m is NativeWeightMatrix);
         var owners = new List<IDisposable> { arena };
         if (allCopied) foreach (var o in weights.Owners) o.Dispose();
         else owners.AddRange(weights.Owners);
-        return new MambaWeights(weights.Config, C(weights.Embedding), layers, weights.NormF, C(weights.LmHead), owners);
+        return weights.WithMatrices(C(weights.Embedding), C(weights.LmHead), C, owners);   // a tied head maps to the same copy
     }
 }

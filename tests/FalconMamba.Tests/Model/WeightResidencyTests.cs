@@ -17,8 +17,7 @@ public class WeightResidencyTests
         return result;
     }
 
-    static IEnumerable<WeightMatrix> Matrices(MambaWeights w) =>
-        new[] { w.Embedding, w.LmHead }.Concat(w.Layers.SelectMany(l => new[] { l.InProj, l.XProj, l.DtProj, l.OutProj }));
+    static IEnumerable<WeightMatrix> Matrices(MambaWeights w) => w.Matrices();
 
     [Theory]
     [InlineData("safetensors BF16", false)]
