@@ -3,8 +3,8 @@ using LLama;
 using LLama.Common;
 using LLama.Native;
 
-// `FalconMamba.Bench.LlamaCpp --model FILE.gguf [--threads N] [--prompt 512] [--gen 32] [--runs 3] [--seed 1]`
-// (also `kl --base B.gguf --model Q.gguf --ids-file IDS` and `quantize --in F32.gguf --out Q.gguf --type q8_0`)
+// `FalconMamba.Bench.LlamaCpp --model FILE.gguf [--threads N] [--prompt 512] [--gen 32] [--runs 3] [--seed 1] [--mmap] [--json]`
+// (also `compare --models A.gguf,B.gguf …`: ours and llama.cpp interleaved, with the ratios, see Compare.cs; `kl --base B.gguf --model Q.gguf --ids-file IDS` and `quantize --in F32.gguf --out Q.gguf --type q8_0`)
 // The protocol of `falcon-mamba bench`: random prompt ids (the same generator and seed), one prefill batch with the
 // logits of the last position only, then greedy decode one token per llama_decode call; a fresh context per run
 // (created outside the timed region); median and min–max over runs.
@@ -12,6 +12,22 @@ string Arg(string name, string def)
 {
     int i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? args[i + 1] : def;
+}
+if (args.Length > 0 && args[0] == "compare")
+{
+    try { return FalconMamba.Bench.LlamaCpp.Compare.Run(args); }
+    catch (Exception e) when (e is ArgumentException or InvalidOperationException or InvalidDataException or IOException)
+    {
+        Console.Error.WriteLine($"error: {e.Message}");
+        return 2;
+    }
+}
+if (args.Length > 0 && args[0] == "ours")
+{
+    // `ours ARGS…`: the falcon-mamba CLI with ARGS, exactly as a user runs it (compare's child for our side)
+    var entry = System.Reflection.Assembly.Load("falcon-mamba").EntryPoint ?? throw new InvalidOperationException("falcon-mamba has no entry point");
+    var ret = entry.Invoke(null, [args[1..]]);
+    return ret switch { Task<int> t => t.GetAwaiter().GetResult(), int i => i, _ => 0 };
 }
 if (args.Length > 0 && args[0] == "kl")
 {
@@ -89,6 +105,33 @@ for (int r = -1; r < runs; r++)   // run −1: warm-up (pages the weights in), n
     decode.Add(genLen / tDecode);
     Console.Error.WriteLine($"run {r + 1}/{runs}: prefill {prefill[^1]:F2} tok/s ({tPrefill:F2} s), decode {decode[^1]:F2} tok/s");
 }
+if (args.Contains("--json"))
+{
+    // the fields `falcon-mamba bench --json` uses, so `compare` reads both engines the same way
+    using var stdout = Console.OpenStandardOutput();
+    using var w = new System.Text.Json.Utf8JsonWriter(stdout, new System.Text.Json.JsonWriterOptions { Indented = true });
+    w.WriteStartObject();
+    w.WriteString("engine", $"llama.cpp (LLamaSharp {typeof(LLamaWeights).Assembly.GetName().Version})");
+    w.WriteString("model", path);
+    w.WriteString("load_mode", p.LoadMode.ToString());
+    w.WriteNumber("threads", threads);
+    w.WriteNumber("prompt_tokens", promptLen);
+    w.WriteNumber("gen_tokens", genLen);
+    w.WriteNumber("runs", runs);
+    foreach (var (name, v) in new[] { ("prefill_tok_s", prefill), ("decode_tok_s", decode) })
+    {
+        w.WriteStartObject(name);
+        w.WriteNumber("median", Math.Round(Median(v), 3));
+        w.WriteNumber("min", Math.Round(v.Min(), 3));
+        w.WriteNumber("max", Math.Round(v.Max(), 3));
+        w.WriteEndObject();
+    }
+    if (double.IsFinite(PeakRssMiB())) w.WriteNumber("peak_rss_mib", Math.Round(PeakRssMiB(), 1));
+    w.WriteEndObject();
+    w.Flush();
+    Console.WriteLine();
+    return 0;
+}
 string load = File.Exists("/proc/loadavg") ? string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 Console.WriteLine($"llama.cpp (LLamaSharp {typeof(LLamaWeights).Assembly.GetName().Version}) {path}, threads {threads}, prompt {promptLen}, gen {genLen}, runs {runs}");
 Console.WriteLine($"prefill  {Median(prefill):F2} tok/s (min {prefill.Min():F2}, max {prefill.Max():F2})");
@@ -97,5 +140,16 @@ Console.WriteLine($"load average {load}");
 return 0;
 
 static double Median(List<double> v) { var s = v.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
+// VmHWM from /proc/self/status (Linux), in MiB; NaN elsewhere
+static double PeakRssMiB()
+{
+    try
+    {
+        foreach (var line in File.ReadLines("/proc/self/status"))
+            if (line.StartsWith("VmHWM:")) return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
+    }
+    catch (IOException) { }
+    return double.NaN;
+}
 static int ArgMax(ReadOnlySpan<float> v) { int b = 0; for (int i = 1; i < v.Length; i++) if (v[i] > v[b]) b = i; return b; }
 static void Check(DecodeResult r) { if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed: {r}"); }
