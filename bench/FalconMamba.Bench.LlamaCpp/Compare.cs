@@ -83,6 +83,8 @@ static class Compare
                         var r = Parse(json, round, model, mode, engine, started);
                         results.Add(r);
                         Console.Error.WriteLine($"           prefill {r.Prefill:F2} tok/s, decode {r.Decode:F2} tok/s");
+                        // every run so far, on disk as it comes: a failure late in a long comparison keeps the rest
+                        WriteRuns(results, outDir);
                     }
                 }
         var summary = Summarize(results);
@@ -174,11 +176,7 @@ static class Compare
 
     static void WriteOutputs(List<RunResult> results, List<Summary> summary, string outDir, string protocol)
     {
-        var runs = new StringBuilder("round,model,type,mode,engine,prefill_tok_s,decode_tok_s,peak_rss_mib,effective_gb_s,bandwidth_best_gb_s,started_utc\n");
-        foreach (var r in results)
-            runs.AppendLine(string.Join(',', r.Round.ToString(CultureInfo.InvariantCulture), Path.GetFileName(r.Model), r.Type, r.Mode, r.Engine,
-                F(r.Prefill, "F3"), F(r.Decode, "F3"), F(r.PeakRssMiB, "F0"), F(r.EffectiveGbS, "F3"), F(r.BandwidthGbS, "F3"), r.StartedUtc));
-        WriteAtomic(Path.Combine(outDir, "compare-runs.csv"), runs.ToString());
+        WriteRuns(results, outDir);
         var sum = new StringBuilder("model,type,mode,rounds,prefill_ours,prefill_llama,prefill_ratio,prefill_ratio_min,prefill_ratio_max,decode_ours,decode_llama,decode_ratio,decode_ratio_min,decode_ratio_max,fraction_of_bandwidth\n");
         foreach (var s in summary)
             sum.AppendLine(string.Join(',', Path.GetFileName(s.Model), s.Type, s.Mode, s.Rounds.ToString(CultureInfo.InvariantCulture),
@@ -187,6 +185,16 @@ static class Compare
         WriteAtomic(Path.Combine(outDir, "compare.csv"), sum.ToString());
         WriteAtomic(Path.Combine(outDir, "compare.md"), Markdown(summary, protocol));
         Plot(summary, Path.Combine(outDir, "compare.png"), protocol);
+    }
+
+    /// <summary>compare-runs.csv: every child run so far.</summary>
+    static void WriteRuns(List<RunResult> results, string outDir)
+    {
+        var runs = new StringBuilder("round,model,type,mode,engine,prefill_tok_s,decode_tok_s,peak_rss_mib,effective_gb_s,bandwidth_best_gb_s,started_utc\n");
+        foreach (var r in results)
+            runs.AppendLine(string.Join(',', r.Round.ToString(CultureInfo.InvariantCulture), Path.GetFileName(r.Model), r.Type, r.Mode, r.Engine,
+                F(r.Prefill, "F3"), F(r.Decode, "F3"), F(r.PeakRssMiB, "F0"), F(r.EffectiveGbS, "F3"), F(r.BandwidthGbS, "F3"), r.StartedUtc));
+        WriteAtomic(Path.Combine(outDir, "compare-runs.csv"), runs.ToString());
     }
 
     static void WriteAtomic(string path, string text)
@@ -208,7 +216,7 @@ static class Compare
         {
             var s = summary[i];
             double x = i * 3;
-            pre.Add(new ScottPlot.Bar { Position = x, Value = s.PrefillRatio, Error = 0, FillColor = ScottPlot.Colors.SteelBlue });
+            pre.Add(new ScottPlot.Bar { Position = x, Value = s.PrefillRatio, FillColor = ScottPlot.Colors.SteelBlue });
             dec.Add(new ScottPlot.Bar { Position = x + 1, Value = s.DecodeRatio, FillColor = ScottPlot.Colors.DarkOrange });
             ticks.Add(new ScottPlot.Tick(x + 0.5, $"{Path.GetFileNameWithoutExtension(s.Model)}\n{(s.Mode == "ram" ? "RAM" : "mapped")}"));
         }
