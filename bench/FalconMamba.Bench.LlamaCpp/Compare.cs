@@ -190,9 +190,11 @@ static class Compare
     /// <summary>compare-runs.csv: every child run so far.</summary>
     static void WriteRuns(List<RunResult> results, string outDir)
     {
+        // llama.cpp's JSON does not name the weight type: take ours' for the same file
+        var types = results.Where(r => r.Engine == "ours").GroupBy(r => r.Model).ToDictionary(g => g.Key, g => g.First().Type);
         var runs = new StringBuilder("round,model,type,mode,engine,prefill_tok_s,decode_tok_s,peak_rss_mib,effective_gb_s,bandwidth_best_gb_s,started_utc\n");
         foreach (var r in results)
-            runs.AppendLine(string.Join(',', r.Round.ToString(CultureInfo.InvariantCulture), Path.GetFileName(r.Model), r.Type, r.Mode, r.Engine,
+            runs.AppendLine(string.Join(',', r.Round.ToString(CultureInfo.InvariantCulture), Path.GetFileName(r.Model), types.GetValueOrDefault(r.Model, r.Type), r.Mode, r.Engine,
                 F(r.Prefill, "F3"), F(r.Decode, "F3"), F(r.PeakRssMiB, "F0"), F(r.EffectiveGbS, "F3"), F(r.BandwidthGbS, "F3"), r.StartedUtc));
         WriteAtomic(Path.Combine(outDir, "compare-runs.csv"), runs.ToString());
     }

@@ -67,6 +67,7 @@ public class BenchCommandTests
         // every child run: 2 rounds × (ours, llama.cpp), the engines alternating which goes first
         var runs = File.ReadAllLines(Path.Combine(dir, "compare-runs.csv")).Skip(1).Select(l => l.Split(',')).ToList();
         Assert.Equal(["ours", "llama.cpp", "llama.cpp", "ours"], runs.Select(c => c[4]));
+        Assert.All(runs, c => Assert.Equal("F16", c[2]));
         Assert.All(runs, c => Assert.True(double.Parse(c[5], CultureInfo.InvariantCulture) > 0 && double.Parse(c[6], CultureInfo.InvariantCulture) > 0));
         double Col(string[] c, int i) => double.Parse(c[i], CultureInfo.InvariantCulture);
         var ratios = new[] { 1, 2 }.Select(round =>
