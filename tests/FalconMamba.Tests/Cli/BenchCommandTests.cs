@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using FalconMamba.Model;
@@ -95,15 +94,5 @@ public class BenchCommandTests
         CliHarness.AssertCleanError(r, "none.gguf", "does not exist");
     }
 
-    static CliHarness.Result RunHarness(params string[] args)
-    {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "FalconMamba.Bench.LlamaCpp.dll"));
-        foreach (var a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        var outTask = p.StandardOutput.ReadToEndAsync();
-        var errTask = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(300_000)) { p.Kill(true); throw new TimeoutException("FalconMamba.Bench.LlamaCpp " + string.Join(' ', args)); }
-        return new CliHarness.Result(p.ExitCode, outTask.Result, errTask.Result);
-    }
+    static CliHarness.Result RunHarness(params string[] args) => CliHarness.RunDll("FalconMamba.Bench.LlamaCpp.dll", null, 300_000, args);
 }
