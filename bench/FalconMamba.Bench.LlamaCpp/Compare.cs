@@ -88,8 +88,9 @@ static class Compare
                     }
                 }
         var summary = Summarize(results);
-        WriteOutputs(results, summary, outDir, $"{threads} threads, prompt {prompt}, gen {gen}, {runs} runs per engine, {rounds} rounds");
-        Console.WriteLine(Markdown(summary, $"{threads} threads, prompt {prompt}, gen {gen}, {runs} runs per engine and round, {rounds} rounds"));
+        string protocol = $"{threads} threads, prompt {prompt}, gen {gen}, {runs} runs per engine and round, {rounds} rounds";
+        WriteOutputs(results, summary, outDir, protocol);
+        Console.WriteLine(Markdown(summary, protocol));
         Console.WriteLine($"wrote {Path.Combine(outDir, "compare.md")}, compare.csv, compare-runs.csv, compare.png");
         return 0;
     }
