@@ -100,7 +100,7 @@ internal static class LongContextBench
                     }
             var p = new Point(target, BenchCommand.Median(stepMs), stepMs.Min(), stepMs.Max(), rss, anon, fill, BenchCommand.Median(refMs.ToArray()), BenchCommand.Median(hereMs.ToArray()));
             points.Add(p);
-            Console.Error.WriteLine($"position {target,9:N0}: decode {p.DecodeMsMedian:F2} ms/token (median of {gen}; min {p.DecodeMsMin:F2}, max {p.DecodeMsMax:F2}); paired with position {points[0].Position:N0}: {p.PairedHereMs:F2} vs {p.PairedRefMs:F2} ms ({p.PairedHereMs / p.PairedRefMs - 1:+0.0%;-0.0%}); RSS {p.RssMiB:F0} MiB (anonymous {p.RssAnonMiB:F0}), filled in {fill:F1} s");
+            Console.Error.WriteLine($"position {target,9:N0}: decode {p.DecodeMsMedian:F2} ms/token (median of {gen}; min {p.DecodeMsMin:F2}, max {p.DecodeMsMax:F2}); paired with position {points[0].Position:N0}: {p.PairedHereMs:F2} vs {p.PairedRefMs:F2} ms ({Pct(p.PairedHereMs / p.PairedRefMs - 1)}); RSS {p.RssMiB:F0} MiB (anonymous {p.RssAnonMiB:F0}), filled in {fill:F1} s");
         }
         string loadAfter = BenchCommand.LoadAverage();
 
@@ -121,8 +121,8 @@ internal static class LongContextBench
         Console.WriteLine("position   decode ms/token (median)   RSS MiB   KV cache Llama-2-7B / Mistral-7B (f16)");
         foreach (var p in points)
             Console.WriteLine($"{p.Position,9:N0}   {p.DecodeMsMedian,10:F2}   {p.RssMiB,17:F0}   {Gib(p.Position * LlamaKvBytesPerToken),9} / {Gib(p.Position * MistralKvBytesPerToken)}");
-        Console.WriteLine($"decode at {last.Position:N0} vs {first.Position:N0}: unpaired medians {(last.DecodeMsMedian / first.DecodeMsMedian - 1):+0.0%;-0.0%}, paired (same seconds) {(last.PairedHereMs / last.PairedRefMs - 1):+0.0%;-0.0%}; RSS: {(last.RssMiB / first.RssMiB - 1):+0.0%;-0.0%} " +
-            $"(anonymous memory {(last.RssAnonMiB / first.RssAnonMiB - 1):+0.0%;-0.0%}; the rest is mapped weight pages touched so far); state {stateMiB:F1} MiB");
+        Console.WriteLine($"decode at {last.Position:N0} vs {first.Position:N0}: unpaired medians {Pct(last.DecodeMsMedian / first.DecodeMsMedian - 1)}, paired (same seconds) {Pct(last.PairedHereMs / last.PairedRefMs - 1)}; RSS: {Pct(last.RssMiB / first.RssMiB - 1)} " +
+            $"(anonymous memory {Pct(last.RssAnonMiB / first.RssAnonMiB - 1)}; the rest is mapped weight pages touched so far); state {stateMiB:F1} MiB");
         Console.WriteLine($"load average {loadBefore} (before) / {loadAfter} (after)");
         Console.WriteLine($"wrote {csvPath} and {pngPath}");
     }
@@ -188,5 +188,13 @@ internal static class LongContextBench
         }
         catch (IOException) { }
         return field == "VmRSS:" ? Process.GetCurrentProcess().WorkingSet64 / 1048576.0 : double.NaN;
+    }
+
+    /// <summary>A relative change as a signed percentage with one decimal ("+3.9%", "-0.2%", "0.0%"): a custom format
+    /// printed a small negative change that rounds to zero as "-+0.0%".</summary>
+    internal static string Pct(double change)
+    {
+        double p = Math.Round(change * 100, 1);
+        return p == 0 ? "0.0%" : p.ToString("+0.0;-0.0", System.Globalization.CultureInfo.InvariantCulture) + "%";
     }
 }

@@ -46,6 +46,32 @@ public class BenchCommandTests
         Assert.True(j.GetProperty("peak_rss_mib").GetDouble() > 0);
     }
 
+    [Fact]
+    public void BenchLongWritesOneRowPerPositionAndThePlot()
+    {
+        string dir = TestPaths.NewTempDir();
+        var r = CliHarness.Run("bench", "--model", Gguf, "--threads", "1", "--long", "--positions", "64,256", "--gen", "4", "--chunk", "32", "--out", dir);
+        TestContext.Current.TestOutputHelper?.WriteLine(r.Stdout + r.Stderr);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var rows = File.ReadAllLines(Path.Combine(dir, "long-context.csv")).Skip(1).Select(l => l.Split(',')).ToList();
+        Assert.Equal(["64", "256"], rows.Select(c => c[0]));
+        // every figure a positive number (the fill time, 0.0 s on this model, at least non-negative); the state is the
+        // model's, the same at every position
+        Assert.All(rows, c => Assert.All(c[1..11], v => Assert.True(double.Parse(v, CultureInfo.InvariantCulture) > 0, v)));
+        Assert.All(rows, c => Assert.True(double.Parse(c[11], CultureInfo.InvariantCulture) >= 0));
+        Assert.Equal(rows[0][8], rows[1][8]);
+        Assert.Matches(@"decode at 256 vs 64: unpaired medians (0\.0|[+-]\d+\.\d)%, paired \(same seconds\) (0\.0|[+-]\d+\.\d)%", r.Stdout);
+        Assert.True(new FileInfo(Path.Combine(dir, "long-context.png")).Length > 1000);
+    }
+
+    [Theory]
+    [InlineData("0.0%", 0.0)]
+    [InlineData("0.0%", -0.0004)]
+    [InlineData("+3.9%", 0.039)]
+    [InlineData("-0.2%", -0.002)]
+    public void PercentChangeHasOneSign(string expected, double change) =>
+        Assert.Equal(expected, FalconMamba.Cli.Commands.LongContextBench.Pct(change));
+
     [Theory]
     [InlineData("--runs", "0")]
     [InlineData("--gen", "0")]
