@@ -126,7 +126,7 @@ if (args.Contains("--json"))
         w.WriteNumber("max", Math.Round(v.Max(), 3));
         w.WriteEndObject();
     }
-    if (double.IsFinite(PeakRssMiB())) w.WriteNumber("peak_rss_mib", Math.Round(PeakRssMiB(), 1));
+    w.WriteNumber("peak_rss_mib", Math.Round(FalconMamba.Cli.Commands.CommonOptions.PeakRssMiB(), 1));
     w.WriteEndObject();
     w.Flush();
     Console.WriteLine();
@@ -139,17 +139,6 @@ Console.WriteLine($"decode   {Median(decode):F2} tok/s (min {decode.Min():F2}, m
 Console.WriteLine($"load average {load}");
 return 0;
 
-static double Median(List<double> v) { var s = v.Order().ToArray(); return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2; }
-// VmHWM from /proc/self/status (Linux), in MiB; NaN elsewhere
-static double PeakRssMiB()
-{
-    try
-    {
-        foreach (var line in File.ReadLines("/proc/self/status"))
-            if (line.StartsWith("VmHWM:")) return double.Parse(line[6..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture) / 1024;
-    }
-    catch (IOException) { }
-    return double.NaN;
-}
+static double Median(List<double> v) => FalconMamba.Bench.LlamaCpp.Compare.Median(v);
 static int ArgMax(ReadOnlySpan<float> v) { int b = 0; for (int i = 1; i < v.Length; i++) if (v[i] > v[b]) b = i; return b; }
 static void Check(DecodeResult r) { if (r != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode failed: {r}"); }
